@@ -1,0 +1,22 @@
+# diffshare: privacy and fairness risks of sharing diffusion models.
+# Targets: results/baseline/{dataset}.csv (see README.md). The default target builds them for
+# every dataset in config `run.datasets`.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: os.path.join(workflow.basedir, "config", "datasets.yaml")
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/downstream.smk"
+include: "workflow/rules/baseline.smk"
+
+
+rule all:
+    input:
+        baseline_targets(),
+    default_target: True

@@ -1,0 +1,16 @@
+rule prepare:
+    """Parse a dataset's raw files (checksums verified) into typed Parquet tables."""
+    input:
+        raw_files,
+    output:
+        train="results/data/{dataset}/train.parquet",
+        test="results/data/{dataset}/test.parquet",
+        schema="results/data/{dataset}/schema.json",
+        summary="results/data/{dataset}/summary.json",
+    params:
+        entry=dataset_entry,
+        root=ROOT,
+    log:
+        "logs/prepare/{dataset}.log",
+    script:
+        "../scripts/prepare.py"
