@@ -17,6 +17,6 @@ include: "workflow/rules/baseline.smk"
 
 
 rule all:
+    default_target: True
     input:
         baseline_targets(),
-    default_target: True

@@ -13,6 +13,19 @@ from diffshare.datasets import DatasetSpec
 from diffshare.errors import ConfigError
 
 
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted, recursively.
+
+    Snakemake reruns a job when the text of its params changes; sorting keys keeps a reordered
+    but equal config from rerunning anything.
+    """
+    if isinstance(value, Mapping):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value
+
+
 def dataset_config(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The catalogue entry ``datasets.<name>``; :class:`ConfigError` naming it if there is none."""
     catalogue = config.get("datasets") or {}

@@ -36,7 +36,7 @@ ROW_ID = "row_id"
 
 @dataclass(frozen=True)
 class DataFile:
-    """One raw file: where it is, its SHA-256 (of the uncompressed bytes), rows to skip at the top."""
+    """One raw file: its path, the SHA-256 of its uncompressed bytes, lines to skip at the top."""
 
     path: Path
     sha256: str | None = None
@@ -63,9 +63,7 @@ class TableSchema:
     def feature_columns(self, use_sensitive: bool = True) -> list[str]:
         """Input columns of a downstream classifier; the sensitive column only if asked."""
         return [
-            c
-            for c in [*self.numeric, *self.categorical]
-            if use_sensitive or c != self.sensitive
+            c for c in [*self.numeric, *self.categorical] if use_sensitive or c != self.sensitive
         ]
 
     def labels(self, table: pd.DataFrame) -> np.ndarray:

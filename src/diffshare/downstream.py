@@ -1,4 +1,4 @@
-"""The receiver's downstream classifiers: trained on a (real or synthetic) table, tested on real data.
+"""The receiver's downstream classifiers: trained on a real or synthetic table, tested on real data.
 
 Three scikit-learn pipelines, chosen by name:
 
@@ -129,9 +129,7 @@ def train_and_predict(
     return predictions
 
 
-def _align_categories(
-    train: pd.DataFrame, test: pd.DataFrame, schema: TableSchema
-) -> pd.DataFrame:
+def _align_categories(train: pd.DataFrame, test: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     train = train.copy()
     for column in schema.categorical:
         if isinstance(test[column].dtype, pd.CategoricalDtype):

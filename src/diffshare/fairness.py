@@ -1,6 +1,6 @@
 """Fairness and accuracy of a classifier's test-set predictions, computed with fairlearn.
 
-Group 1 of the sensitive attribute ``s`` is the privileged group. All quantities are rates in [0, 1].
+Group s=1 is the privileged group. Every metric is a rate in [0, 1].
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ GROUP_NAMES = {1: "privileged", 0: "unprivileged"}
 
 
 def check_predictions(predictions: pd.DataFrame) -> None:
-    """Raise :class:`DataError` unless ``predictions`` holds valid binary predictions for both groups."""
+    """Raise :class:`DataError` unless ``predictions`` holds 0/1 predictions for both groups."""
     missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
         raise DataError(f"predictions lack the columns {missing}")

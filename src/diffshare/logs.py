@@ -1,4 +1,4 @@
-"""Logging for workflow jobs: everything a job logs, and the traceback if it fails, goes to its log."""
+"""Logging for workflow jobs: what a job logs, and its traceback if it fails, goes to its log."""
 
 from __future__ import annotations
 

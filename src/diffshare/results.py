@@ -30,7 +30,7 @@ BASELINE_COLUMNS = [
 def metrics_record(
     identity: Mapping[str, Any], metrics: Mapping[str, Any], *, n_train: int
 ) -> dict[str, Any]:
-    """A metrics file's content: what was trained (``identity``), on how many rows, and its scores."""
+    """A metrics file's content: what was trained (``identity``), on how many rows, its scores."""
     return {**identity, "n_train": int(n_train), **metrics}
 
 

@@ -3,8 +3,7 @@ import os
 
 from snakemake.utils import validate
 
-from diffshare.config import check_config, dataset_config
-
+from diffshare.config import canonical, check_config, dataset_config
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
@@ -26,6 +25,13 @@ def dataset_entry(wildcards):
     return dataset_config(config, wildcards.dataset)
 
 
+def dataset_params(wildcards):
+    """The dataset's entry as a rule param: canonical, without the free-text description."""
+    entry = dataset_entry(wildcards)
+    entry.pop("description", None)  # editing prose must not rerun anything
+    return canonical(entry)
+
+
 def raw_files(wildcards):
     """The raw files of a dataset, so that replacing one reruns its preparation."""
     return [
@@ -42,7 +48,7 @@ def training_table(wildcards):
 
 
 def classifier_params(wildcards):
-    return config["downstream"]["params"][wildcards.classifier]
+    return canonical(config["downstream"]["params"][wildcards.classifier])
 
 
 def downstream_metrics(dataset, source):

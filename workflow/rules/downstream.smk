@@ -6,13 +6,13 @@ rule train_classifier:
         schema="results/data/{dataset}/schema.json",
     output:
         predictions="results/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/predictions.parquet",
-    params:
-        use_sensitive=config["downstream"]["use_sensitive"],
-        classifier_params=classifier_params,
     log:
         "logs/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/train.log",
     benchmark:
         "results/benchmarks/train_classifier/{dataset}/{source}/classifier~{classifier}/seed~{seed}.tsv"
+    params:
+        use_sensitive=config["downstream"]["use_sensitive"],
+        classifier_params=classifier_params,
     script:
         "../scripts/train_classifier.py"
 
@@ -24,9 +24,9 @@ rule evaluate_fairness:
         train=training_table,
     output:
         metrics="results/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/metrics.json",
-    params:
-        use_sensitive=config["downstream"]["use_sensitive"],
     log:
         "logs/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/evaluate.log",
+    params:
+        use_sensitive=config["downstream"]["use_sensitive"],
     script:
         "../scripts/evaluate_fairness.py"

@@ -7,10 +7,10 @@ rule prepare:
         test="results/data/{dataset}/test.parquet",
         schema="results/data/{dataset}/schema.json",
         summary="results/data/{dataset}/summary.json",
-    params:
-        entry=dataset_entry,
-        root=ROOT,
     log:
         "logs/prepare/{dataset}.log",
+    params:
+        entry=dataset_params,
+        root=ROOT,
     script:
         "../scripts/prepare.py"

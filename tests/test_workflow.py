@@ -1,0 +1,90 @@
+"""The real snakemake command on the tiny config: outputs, recomputable metrics, and caching."""
+
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, snakemake
+from diffshare.fairness import evaluate
+from diffshare.results import BASELINE_COLUMNS
+
+pytestmark = pytest.mark.workflow
+TARGET = "results/baseline/adult.csv"
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table snakemake prints."""
+    table = output.split("Job stats:", 1)[1]
+    return {
+        m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    result = snakemake(
+        workdir, TARGET, "--cores", "2", "--configfile", str(REPO / "config/tiny.yaml")
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir
+
+
+def test_baseline_table_has_a_row_per_classifier_and_seed(tiny_run):
+    table = pd.read_csv(tiny_run / TARGET)
+    assert list(table.columns[: len(BASELINE_COLUMNS)]) == BASELINE_COLUMNS
+    assert sorted(zip(table["classifier"], table["seed"], strict=True)) == [
+        ("hgb", 0),
+        ("hgb", 1),
+        ("logreg", 0),
+        ("logreg", 1),
+    ]
+    assert (table["dataset"] == "adult").all() and (table["source"] == "real").all()
+    assert (table["n_train"] == 400).all() and (table["n_test"] == 300).all()
+    assert table["accuracy"].between(0.7, 1.0).all()
+    assert table["dp_difference"].between(0.0, 1.0).all()
+    assert not table[BASELINE_COLUMNS].isna().any().any()
+
+
+def test_metrics_can_be_recomputed_from_saved_predictions(tiny_run):
+    table = pd.read_csv(tiny_run / TARGET)
+    for row in table.itertuples():
+        folder = (
+            tiny_run / f"results/downstream/adult/real/classifier~{row.classifier}/seed~{row.seed}"
+        )
+        predictions = pd.read_parquet(folder / "predictions.parquet")
+        assert list(predictions.columns) == ["y_true", "y_pred", "y_score", "s"]
+        recomputed = evaluate(predictions)
+        assert recomputed["accuracy"] == pytest.approx(row.accuracy)
+        assert recomputed["dp_difference"] == pytest.approx(row.dp_difference)
+        assert recomputed["eo_difference"] == pytest.approx(row.eo_difference)
+
+
+def test_prepared_tables_and_logs_are_written(tiny_run):
+    train = pd.read_parquet(tiny_run / "results/data/adult/train.parquet")
+    assert len(train) == 400 and train.index.name == "row_id"
+    assert isinstance(train["sex"].dtype, pd.CategoricalDtype)
+    assert "dropped 2399 rows" in (tiny_run / "logs/prepare/adult.log").read_text()
+
+
+def test_second_run_has_nothing_to_do(tiny_run):
+    result = snakemake(
+        tiny_run, TARGET, "--dry-run", "--configfile", str(REPO / "config/tiny.yaml")
+    )
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_one_classifier_reruns_only_its_jobs(tiny_run):
+    config = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
+    config["downstream"]["params"] = {"logreg": {"C": 0.5}}
+    (tiny_run / "changed.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tiny_run, TARGET, "--dry-run", "--configfile", "changed.yaml")
+    assert result.returncode == 0, result.stderr
+    assert job_counts(result.stdout + result.stderr) == {
+        "baseline": 1,
+        "evaluate_fairness": 2,
+        "train_classifier": 2,
+    }
