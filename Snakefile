@@ -1,5 +1,5 @@
 # diffshare: privacy and fairness risks of sharing diffusion models.
-# Targets: results/baseline/{dataset}.csv (see README.md). The default target builds them for
+# Targets: results/baseline/{dataset}.csv, results/utility/{dataset}.csv (see README.md). The default target builds them for
 # every dataset in config `run.datasets`.
 from snakemake.utils import min_version
 
@@ -14,9 +14,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/downstream.smk"
 include: "workflow/rules/baseline.smk"
+include: "workflow/rules/generator.smk"
+include: "workflow/rules/utility.smk"
 
 
 rule all:
     default_target: True
     input:
-        baseline_targets(),
+        default_targets(),

@@ -8,7 +8,7 @@ import yaml
 
 from conftest import REPO, snakemake
 from diffshare.fairness import evaluate
-from diffshare.results import BASELINE_COLUMNS
+from diffshare.results import BASELINE_COLUMNS, UTILITY_COLUMNS
 
 pytestmark = pytest.mark.workflow
 TARGET = "results/baseline/adult.csv"
@@ -88,3 +88,49 @@ def test_changing_one_classifier_reruns_only_its_jobs(tiny_run):
         "evaluate_fairness": 2,
         "train_classifier": 2,
     }
+
+
+@pytest.fixture(scope="module")
+def tiny_utility(tiny_run):
+    result = snakemake(
+        tiny_run,
+        "results/utility/adult.csv",
+        "--cores",
+        "2",
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return tiny_run
+
+
+def test_utility_table_compares_real_and_synthetic_training(tiny_utility):
+    table = pd.read_csv(tiny_utility / "results/utility/adult.csv")
+    assert list(table.columns[: len(UTILITY_COLUMNS)]) == UTILITY_COLUMNS
+    assert len(table) == 4  # two classifiers, two seeds
+    assert (table["n_train_synthetic"] == 400).all() and (table["n_train_real"] == 400).all()
+    assert table["accuracy_gap"].to_numpy() == pytest.approx(
+        (table["accuracy_real"] - table["accuracy_synthetic"]).to_numpy()
+    )
+    assert table["marginal_distance"].between(0, 1).all()
+    assert not table[UTILITY_COLUMNS].isna().any().any()
+
+
+def test_shared_model_is_saved_without_pickle_and_checkpoint_removed(tiny_utility):
+    model = tiny_utility / "results/generators/adult/subset~full/seed~0/model"
+    assert sorted(p.name for p in model.iterdir() if not p.name.startswith(".snakemake")) == [
+        "config.json",
+        "model.safetensors",
+        "transforms.npz",
+    ]
+    assert not list((tiny_utility / "results/checkpoints").rglob("*.pt"))
+    samples = pd.read_parquet(
+        tiny_utility / "results/samples/adult/subset~full/seed~0/samples.parquet"
+    )
+    real = pd.read_parquet(tiny_utility / "results/data/adult/train.parquet")
+    assert list(samples.columns) == list(real.columns)
+    assert (samples.dtypes == real.dtypes).all()
+    assert (
+        "step 150/150"
+        in (tiny_utility / "logs/generators/adult/subset~full/seed~0/train.log").read_text()
+    )

@@ -17,7 +17,8 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
     classifier="|".join(CLASSIFIERS),
     seed=r"\d+",
-    source="real",
+    source=r"real|synthetic/subset~[^/]+",
+    subset="full",
 
 
 def dataset_entry(wildcards):
@@ -41,10 +42,22 @@ def raw_files(wildcards):
 
 
 def training_table(wildcards):
-    """The table a downstream classifier is trained on, by its `source` path segment."""
+    """The table a downstream classifier is trained on, by its `source` path segment:
+    `real` (the sharer's training split) or `synthetic/subset~<subset>` (the shared model's
+    samples, from the model trained on that subset with the same seed)."""
     if wildcards.source == "real":
         return f"results/data/{wildcards.dataset}/train.parquet"
-    raise ValueError(f"unknown training source {wildcards.source!r}")
+    subset = wildcards.source.removeprefix("synthetic/")
+    return f"results/samples/{wildcards.dataset}/{subset}/seed~{wildcards.seed}/samples.parquet"
+
+
+def subset_table(wildcards):
+    """The sharer's table a shared model is trained on; `full` is the whole training split."""
+    return f"results/data/{wildcards.dataset}/train.parquet"
+
+
+def generator_params(wildcards):
+    return canonical(config["generator"]["tabular"])
 
 
 def classifier_params(wildcards):
@@ -67,5 +80,21 @@ def baseline_metrics(wildcards):
     return downstream_metrics(wildcards.dataset, "real")
 
 
-def baseline_targets():
-    return expand("results/baseline/{dataset}.csv", dataset=config["run"]["datasets"])
+def utility_synthetic_metrics(wildcards):
+    dataset_entry(wildcards)
+    return downstream_metrics(wildcards.dataset, "synthetic/subset~full")
+
+
+def utility_fidelity(wildcards):
+    return expand(
+        "results/samples/{dataset}/subset~full/seed~{seed}/fidelity.json",
+        dataset=wildcards.dataset,
+        seed=SEEDS,
+    )
+
+
+def default_targets():
+    return expand(
+        ["results/baseline/{dataset}.csv", "results/utility/{dataset}.csv"],
+        dataset=config["run"]["datasets"],
+    )

@@ -1,0 +1,197 @@
+"""The shared model: sample shapes and categories, numerical stability, persistence, resuming."""
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import REPO
+from diffshare.datasets import DatasetSpec, TableSchema, prepare
+from diffshare.errors import DiffshareError
+from diffshare.tabular_diffusion import (
+    MultinomialDiffusion,
+    TabularDiffusion,
+    TabularDiffusionConfig,
+    TrainingError,
+)
+from diffshare.transforms import QuantileNormal
+
+SMALL = dict(hidden_dims=[64, 64], embedding_dim=32, steps=60, batch_size=128, num_timesteps=20)
+
+
+@pytest.fixture(scope="module")
+def german(catalogue):
+    return prepare(DatasetSpec.from_config("german", catalogue["german"], REPO))
+
+
+@pytest.fixture(scope="module")
+def fitted(german):
+    train, _, schema = german
+    return TabularDiffusion(TabularDiffusionConfig(**SMALL), seed=0).fit(train, schema)
+
+
+def test_samples_have_the_training_columns_dtypes_and_categories(german, fitted):
+    train, _, _ = german
+    samples = fitted.sample(300, seed=1)
+    assert list(samples.columns) == list(train.columns)
+    assert len(samples) == 300
+    for column in train.columns:
+        assert samples[column].dtype == train[column].dtype, column
+    assert not samples.isna().any().any()
+    for column in ["age", "credit_amount"]:  # numeric values stay within the data's range
+        assert samples[column].between(train[column].min(), train[column].max()).all()
+
+
+def test_samples_can_be_drawn_per_class(fitted):
+    samples = fitted.sample(4, labels=["good", "bad", "bad", "good"], seed=0)
+    assert list(samples["credit"]) == ["good", "bad", "bad", "good"]
+    with pytest.raises(DiffshareError, match=r"unknown: \['excellent'\]"):
+        fitted.sample(1, labels=["excellent"])
+
+
+def test_save_load_and_sample_gives_identical_rows(fitted, tmp_path):
+    fitted.save(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "transforms.npz",
+    ]
+    json.loads((tmp_path / "model/config.json").read_text())  # plain JSON, no pickle
+    loaded = TabularDiffusion.load(tmp_path / "model")
+    pd.testing.assert_frame_equal(fitted.sample(200, seed=7), loaded.sample(200, seed=7))
+    assert not fitted.sample(50, seed=7).equals(fitted.sample(50, seed=8))
+
+
+def many_categories_table(rows=600, columns=15, categories=40, seed=0):
+    rng = np.random.default_rng(seed)
+    data = {}
+    for j in range(columns):
+        # Skewed frequencies: some categories are very rare, which strains log-space maths.
+        weights = rng.dirichlet(np.full(categories, 0.3))
+        values = rng.choice(categories, size=rows, p=weights)
+        data[f"c{j}"] = pd.Categorical([f"v{v}" for v in values], [f"v{v}" for v in range(40)])
+    data["x"] = rng.normal(size=rows)
+    data["y"] = pd.Categorical(rng.choice(["no", "yes"], size=rows))
+    table = pd.DataFrame(data)
+    schema = TableSchema(
+        numeric=["x"],
+        categorical=[f"c{j}" for j in range(columns)],
+        label="y",
+        positive="yes",
+        sensitive="c0",
+        privileged="v0",
+    )
+    return table[schema.columns], schema
+
+
+def test_no_nan_with_fifteen_columns_of_forty_categories():
+    table, schema = many_categories_table()
+    model = TabularDiffusion(
+        TabularDiffusionConfig(**{**SMALL, "steps": 100, "learning_rate": 0.01}), seed=0
+    )
+    model.fit(table, schema)  # a non-finite loss would raise TrainingError
+    samples = model.sample(500, seed=0)
+    assert not samples.isna().any().any()
+    for column in schema.categorical:
+        assert set(samples[column]) <= set(table[column].cat.categories)
+
+
+def test_posterior_stays_normalised_per_feature():
+    multi = MultinomialDiffusion([2, 40, 7], torch.linspace(0.99, 0.01, 30))
+    codes = torch.tensor([[1, 39, 6], [0, 0, 0]])
+    log_x0 = multi.log_onehot(codes)
+    for t in (0, 1, 15, 29):
+        steps = torch.full((2,), t)
+        posterior = multi.q_posterior(log_x0, multi.log_onehot(codes), steps)
+        assert torch.isfinite(torch.logsumexp(posterior, -1)).all()
+        np.testing.assert_allclose(posterior.exp().sum(-1), 1.0, atol=1e-5)
+        assert (posterior.exp()[:, 0, 2:] == 0).all()  # padding of the 2-category feature
+
+
+def test_quantile_transform_round_trips():
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.exponential(size=2000), rng.choice([0, 0, 0, 5, 9], size=2000)])
+    transform = QuantileNormal(200).fit(x)
+    z = transform.transform(x)
+    assert abs(z[:, 0].mean()) < 0.05 and abs(z[:, 0].std() - 1) < 0.05
+    restored = QuantileNormal.from_state(transform.state()).inverse_transform(z)
+    np.testing.assert_allclose(restored[:, 1], x[:, 1], atol=1e-6)
+    np.testing.assert_allclose(restored[:, 0], x[:, 0], rtol=0.05, atol=0.05)
+
+
+def test_non_finite_loss_stops_training_naming_the_step(german):
+    train, _, schema = german
+    model = TabularDiffusion(TabularDiffusionConfig(**{**SMALL, "learning_rate": 1e30}), seed=0)
+    with pytest.raises(TrainingError, match=r"non-finite loss at step \d+"):
+        model.fit(train, schema)
+
+
+def test_invalid_settings_are_named():
+    with pytest.raises(DiffshareError, match=r"dropout=1.5"):
+        TabularDiffusionConfig(dropout=1.5)
+
+
+RESUME_SCRIPT = """
+import sys
+from diffshare.datasets import TableSchema
+from diffshare.io import read_json, read_parquet
+from diffshare.tabular_diffusion import TabularDiffusion, TabularDiffusionConfig
+config = TabularDiffusionConfig(**read_json(sys.argv[1]))
+model = TabularDiffusion(config, seed=0, checkpoint_dir=sys.argv[2], checkpoint_every=20)
+model.fit(read_parquet(sys.argv[3]), TableSchema.from_dict(read_json(sys.argv[4])))
+"""
+
+
+def test_killed_training_resumes_from_its_checkpoint(german, tmp_path, caplog):
+    """Kill a real training process after a checkpoint; a new run resumes there and ends with
+    the same weights as an uninterrupted run."""
+    train, _, schema = german
+    settings = {**SMALL, "steps": 600}
+    paths = {name: tmp_path / name for name in ("config.json", "schema.json", "train.parquet")}
+    paths["config.json"].write_text(json.dumps(settings))
+    paths["schema.json"].write_text(json.dumps(schema.to_dict()))
+    train.to_parquet(paths["train.parquet"])
+    checkpoints = tmp_path / "checkpoints"
+    arguments = [paths["config.json"], checkpoints, paths["train.parquet"], paths["schema.json"]]
+    process = subprocess.Popen([sys.executable, "-c", RESUME_SCRIPT, *map(str, arguments)])
+    deadline = time.monotonic() + 120
+    while not (checkpoints / "checkpoint.pt").exists():
+        assert process.poll() is None, "training ended before its first checkpoint"
+        assert time.monotonic() < deadline, "no checkpoint within two minutes"
+        time.sleep(0.01)
+    process.kill()
+    process.wait()
+    saved_step = torch.load(checkpoints / "checkpoint.pt", weights_only=True)["step"]
+    assert 20 <= saved_step < 600
+
+    config = TabularDiffusionConfig(**settings)
+    with caplog.at_level("INFO", logger="diffshare"):
+        resumed = TabularDiffusion(config, seed=0, checkpoint_dir=checkpoints).fit(train, schema)
+    assert f"at step {saved_step}" in caplog.text
+    uninterrupted = TabularDiffusion(config, seed=0).fit(train, schema)
+    for name, weight in uninterrupted.denoiser_.state_dict().items():
+        torch.testing.assert_close(resumed.denoiser_.state_dict()[name], weight, msg=name)
+    resumed.remove_checkpoint()
+    assert not (checkpoints / "checkpoint.pt").exists()
+
+
+def test_checkpoint_of_other_settings_is_ignored(german, tmp_path, caplog):
+    train, _, schema = german
+    first = TabularDiffusion(
+        TabularDiffusionConfig(**{**SMALL, "steps": 30}),
+        checkpoint_dir=tmp_path,
+        checkpoint_every=10,
+    )
+    first.fit(train, schema)
+    assert (tmp_path / "checkpoint.pt").exists()
+    with caplog.at_level("INFO", logger="diffshare"):
+        TabularDiffusion(
+            TabularDiffusionConfig(**{**SMALL, "steps": 30, "learning_rate": 1e-3}),
+            checkpoint_dir=tmp_path,
+        ).fit(train, schema)
+    assert "ignoring checkpoint" in caplog.text

@@ -1,0 +1,59 @@
+rule train_generator:
+    """Train the shared tabular diffusion model on the sharer's table (GPU when present)."""
+    input:
+        train=subset_table,
+        schema="results/data/{dataset}/schema.json",
+    output:
+        model=directory(
+            "results/generators/{dataset}/subset~{subset}/seed~{seed}/model"
+        ),
+    log:
+        "logs/generators/{dataset}/subset~{subset}/seed~{seed}/train.log",
+    benchmark:
+        "results/benchmarks/train_generator/{dataset}/subset~{subset}/seed~{seed}.tsv"
+    resources:
+        gpu=1,
+        runtime=120,
+        mem_mb=8000,
+    params:
+        model=generator_params,
+        device=config["generator"]["device"],
+        checkpoint_dir="results/checkpoints/{dataset}/subset~{subset}/seed~{seed}",
+        checkpoint_every=config["generator"]["checkpoint_every"],
+    script:
+        "../scripts/train_generator.py"
+
+
+rule sample_generator:
+    """Draw the receiver's synthetic rows from the shared model."""
+    input:
+        model=rules.train_generator.output.model,
+    output:
+        samples="results/samples/{dataset}/subset~{subset}/seed~{seed}/samples.parquet",
+    log:
+        "logs/generators/{dataset}/subset~{subset}/seed~{seed}/sample.log",
+    benchmark:
+        "results/benchmarks/sample_generator/{dataset}/subset~{subset}/seed~{seed}.tsv"
+    resources:
+        gpu=1,
+        runtime=60,
+        mem_mb=8000,
+    params:
+        n_synthetic=config["generator"]["n_synthetic"],
+        device=config["generator"]["device"],
+    script:
+        "../scripts/sample_generator.py"
+
+
+rule compare_marginals:
+    """Per-column distance between the sharer's table and the synthetic rows."""
+    input:
+        real=subset_table,
+        synthetic=rules.sample_generator.output.samples,
+        schema="results/data/{dataset}/schema.json",
+    output:
+        fidelity="results/samples/{dataset}/subset~{subset}/seed~{seed}/fidelity.json",
+    log:
+        "logs/generators/{dataset}/subset~{subset}/seed~{seed}/fidelity.log",
+    script:
+        "../scripts/compare_marginals.py"

@@ -1,0 +1,19 @@
+from diffshare.datasets import TableSchema
+from diffshare.io import read_json, read_parquet
+from diffshare.logs import log_to
+from diffshare.tabular_diffusion import TabularDiffusion, TabularDiffusionConfig
+
+with log_to(snakemake.log[0]):
+    model = TabularDiffusion(
+        TabularDiffusionConfig(**snakemake.params.model),
+        seed=int(snakemake.wildcards.seed),
+        device=snakemake.params.device,
+        checkpoint_dir=snakemake.params.checkpoint_dir,
+        checkpoint_every=snakemake.params.checkpoint_every,
+    )
+    model.fit(
+        read_parquet(snakemake.input.train),
+        TableSchema.from_dict(read_json(snakemake.input.schema)),
+    )
+    model.save(snakemake.output.model)
+    model.remove_checkpoint()
