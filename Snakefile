@@ -1,6 +1,6 @@
 # diffshare: privacy and fairness risks of sharing diffusion models.
-# Targets: results/baseline/{dataset}.csv, results/utility/{dataset}.csv (see README.md). The default target builds them for
-# every dataset in config `run.datasets`.
+# Targets: results/baseline/{dataset}.csv and results/utility/{dataset}.csv (see README.md).
+# The default target builds both for every dataset in config `run.datasets`.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -11,6 +11,16 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_]+",
+    classifier="|".join(CLASSIFIERS),
+    seed=r"\d+",
+    source=r"real|synthetic/subset~[^/]+",
+    subset="full",
+
+
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/downstream.smk"
 include: "workflow/rules/baseline.smk"

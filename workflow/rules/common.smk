@@ -1,4 +1,4 @@
-# Config validation and the small helpers that compute rule inputs and params.
+# Config validation and the small helpers that compute job inputs and params.
 import os
 
 from snakemake.utils import validate
@@ -13,21 +13,13 @@ SEEDS = config["run"]["seeds"]
 CLASSIFIERS = config["downstream"]["classifiers"]
 
 
-wildcard_constraints:
-    dataset=r"[A-Za-z0-9_]+",
-    classifier="|".join(CLASSIFIERS),
-    seed=r"\d+",
-    source=r"real|synthetic/subset~[^/]+",
-    subset="full",
-
-
 def dataset_entry(wildcards):
     """The catalogue entry of the requested dataset; an unknown name stops the run."""
     return dataset_config(config, wildcards.dataset)
 
 
 def dataset_params(wildcards):
-    """The dataset's entry as a rule param: canonical, without the free-text description."""
+    """The dataset entry as `prepare` params: canonical, without the free-text description."""
     entry = dataset_entry(wildcards)
     entry.pop("description", None)  # editing prose must not rerun anything
     return canonical(entry)

@@ -11,6 +11,7 @@ rule train_generator:
         "logs/generators/{dataset}/subset~{subset}/seed~{seed}/train.log",
     benchmark:
         "results/benchmarks/train_generator/{dataset}/subset~{subset}/seed~{seed}.tsv"
+    threads: config["generator"]["threads"]
     resources:
         gpu=1,
         runtime=120,
@@ -34,6 +35,7 @@ rule sample_generator:
         "logs/generators/{dataset}/subset~{subset}/seed~{seed}/sample.log",
     benchmark:
         "results/benchmarks/sample_generator/{dataset}/subset~{subset}/seed~{seed}.tsv"
+    threads: config["generator"]["threads"]
     resources:
         gpu=1,
         runtime=60,
