@@ -369,7 +369,9 @@ class TabularDiffusion:
             if self.config.categorical_ce_weight:
                 cross_entropy = -torch.where(log_x0 == 0.0, log_p0, 0.0).sum(dim=(1, 2)).mean()
                 loss_cat = loss_cat + self.config.categorical_ce_weight * cross_entropy
-            loss_cat = loss_cat / multi.num_features
+            # Summed over features, where TabDDPM averages: with a CPU-sized training budget the
+            # average starved the categorical part (Adult: share of Male 0.709 against 0.676 real;
+            # summed: 0.692, and the mean marginal distance fell from 0.020 to 0.016).
         else:
             loss_cat = out.new_zeros(())
         return loss_num, loss_cat
