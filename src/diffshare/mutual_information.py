@@ -1,0 +1,199 @@
+"""Mutual information for the fairness poisoning attack. All values are in nats.
+
+- :func:`discrete_mutual_information`: I(S;Y) of two discrete arrays, exact plug-in estimate from
+  their contingency table.
+- :class:`MineEstimator`: I(X;Y) for high-dimensional X and a binary label Y with MINE (Belghazi et
+  al. 2018): a statistics network T(x, y) trained to maximise the Donsker-Varadhan bound
+  I >= E_joint[T] - log E_marginal[exp T], with the moving-average gradient correction. Once T is
+  trained, :meth:`MineEstimator.row_terms` gives per-row values from which the bound of any subset
+  follows from running sums (see :class:`DonskerVaradhanSums`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from diffshare.errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+def discrete_mutual_information(a: np.ndarray, b: np.ndarray) -> float:
+    """I(A;B) in nats of two equally long arrays of discrete values (plug-in estimate)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
+        raise DataError(f"need two non-empty 1-d arrays of one length, got {a.shape}, {b.shape}")
+    _, a_codes = np.unique(a, return_inverse=True)
+    _, b_codes = np.unique(b, return_inverse=True)
+    counts = np.zeros((a_codes.max() + 1, b_codes.max() + 1))
+    np.add.at(counts, (a_codes, b_codes), 1.0)
+    return mutual_information_from_counts(counts)
+
+
+def mutual_information_from_counts(counts: np.ndarray) -> float:
+    """I in nats of the joint distribution given by a contingency table of counts."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    if total <= 0:
+        raise DataError("contingency table is empty")
+    joint = counts / total
+    outer = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
+    nonzero = joint > 0
+    return float(np.sum(joint[nonzero] * np.log(joint[nonzero] / outer[nonzero])))
+
+
+class StatisticsNetwork(nn.Module):
+    """T(x, y): the concatenation [x, y] through ReLU layers to one value. Input (batch, d + 1)."""
+
+    def __init__(self, d_x: int, hidden_dims: Sequence[int] = (100, 20)):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = d_x + 1
+        for hidden in hidden_dims:
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, y[:, None].to(x.dtype)], dim=1)).squeeze(1)
+
+
+@dataclass
+class DonskerVaradhanSums:
+    """Running sums that give the DV bound of a set of rows in O(1), and of the set plus one row.
+
+    With T fixed and per-row values t_i = T(x_i, y_i), e0_i = exp T(x_i, 0), e1_i = exp T(x_i, 1),
+    the bound of a set D of n rows, n1 of them with y = 1, is
+    mean(t) - log( ((n - n1) / n * sum(e0) + n1 / n * sum(e1)) / n ):
+    the marginal expectation pairs every x of D with y drawn from D's label frequencies.
+    """
+
+    n: float
+    n1: float
+    sum_t: float
+    sum_e0: float
+    sum_e1: float
+
+    @classmethod
+    def of(
+        cls, t: np.ndarray, e0: np.ndarray, e1: np.ndarray, y: np.ndarray
+    ) -> DonskerVaradhanSums:
+        return cls(
+            float(len(t)), float(np.sum(y)), float(np.sum(t)), float(np.sum(e0)), float(np.sum(e1))
+        )
+
+    def value(self) -> float:
+        """The DV bound of the set, in nats."""
+        return float(self.with_rows(0.0, 0.0, 0.0, 0.0, count=0.0))
+
+    def with_rows(self, t, e0, e1, y, count=1.0):
+        """The bound after adding one row (arrays give one value per candidate row)."""
+        n = self.n + count
+        n1 = self.n1 + np.asarray(y, dtype=np.float64) * count
+        marginal = (
+            (n - n1) * (self.sum_e0 + np.asarray(e0) * count)
+            + n1 * (self.sum_e1 + np.asarray(e1) * count)
+        ) / (n * n)
+        return (self.sum_t + np.asarray(t) * count) / n - np.log(marginal)
+
+    def add(self, t: float, e0: float, e1: float, y: int) -> None:
+        self.n += 1.0
+        self.n1 += float(y)
+        self.sum_t += float(t)
+        self.sum_e0 += float(e0)
+        self.sum_e1 += float(e1)
+
+
+class MineEstimator:
+    """MINE estimate of I(X;Y) for a binary label Y, in nats.
+
+    ``fit(x, y)`` trains the statistics network on (x, y) with x of shape (n, d) (encoded
+    features) and y of shape (n,) in {0, 1}; ``estimate(x, y)`` evaluates the DV bound of any set
+    with the trained network; ``row_terms(x, y)`` returns the per-row values (t, e0, e1).
+    """
+
+    def __init__(
+        self,
+        hidden_dims: Sequence[int] = (100, 20),
+        learning_rate: float = 1e-4,
+        batch_size: int = 64,
+        steps: int = 5000,
+        moving_average_rate: float = 0.01,
+        seed: int = 0,
+    ):
+        self.hidden_dims = tuple(hidden_dims)
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.steps = steps
+        self.moving_average_rate = moving_average_rate
+        self.seed = seed
+
+    @staticmethod
+    def _check(x: np.ndarray, y: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        x = np.asarray(x, dtype=np.float32)
+        y = np.asarray(y)
+        if x.ndim != 2 or y.shape != (x.shape[0],):
+            raise DataError(
+                f"MINE needs x of shape (n, d) and y of shape (n,), got {x.shape}, {y.shape}"
+            )
+        if not set(np.unique(y).tolist()) <= {0, 1}:
+            raise DataError(
+                f"MINE needs a binary label y in {{0, 1}}, got values {np.unique(y)[:5]}"
+            )
+        if not np.isfinite(x).all():
+            raise DataError("MINE input x holds non-finite values")
+        return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> MineEstimator:
+        xt, yt = self._check(x, y)
+        generator = torch.Generator().manual_seed(self.seed)
+        torch.manual_seed(self.seed)
+        self.network_ = StatisticsNetwork(xt.shape[1], self.hidden_dims)
+        optimizer = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate)
+        p1 = float(yt.float().mean())
+        moving_average = None
+        n = xt.shape[0]
+        for step in range(self.steps):
+            index = torch.randint(0, n, (self.batch_size,), generator=generator)
+            xb, yb = xt[index], yt[index]
+            marginal_y = (torch.rand(self.batch_size, generator=generator) < p1).long()
+            t_joint = self.network_(xb, yb)
+            exp_marginal = torch.exp(self.network_(xb, marginal_y)).mean()
+            if moving_average is None:
+                moving_average = exp_marginal.detach()
+            else:
+                rate = self.moving_average_rate
+                moving_average = (1 - rate) * moving_average + rate * exp_marginal.detach()
+            # Gradient of log E[e^T] with the biased minibatch denominator replaced by its
+            # moving average (Belghazi et al. 2018, section 3.2).
+            loss = -(t_joint.mean() - exp_marginal / moving_average)
+            if not torch.isfinite(loss):
+                raise DataError(f"MINE training diverged at step {step + 1}")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if (step + 1) % 1000 == 0:
+                log.info("MINE step %d/%d", step + 1, self.steps)
+        return self
+
+    @torch.no_grad()
+    def row_terms(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-row (T(x_i, y_i), exp T(x_i, 0), exp T(x_i, 1)), each of shape (n,)."""
+        xt, yt = self._check(x, y)
+        zeros = torch.zeros_like(yt)
+        t0 = self.network_(xt, zeros).double()
+        t1 = self.network_(xt, zeros + 1).double()
+        t_own = torch.where(yt == 1, t1, t0)
+        return t_own.numpy(), torch.exp(t0).numpy(), torch.exp(t1).numpy()
+
+    def estimate(self, x: np.ndarray, y: np.ndarray) -> float:
+        """The DV bound of the set (x, y) under the trained network, in nats."""
+        t, e0, e1 = self.row_terms(x, y)
+        return DonskerVaradhanSums.of(t, e0, e1, np.asarray(y)).value()
