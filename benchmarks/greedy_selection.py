@@ -22,12 +22,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from diffshare.datasets import DatasetSpec, prepare
-from diffshare.mutual_information import (
-    MineEstimator,
-    discrete_mutual_information,
-    mutual_information_from_counts,
-)
-from diffshare.poisoning import greedy_mutual_information
+from diffshare.mutual_information import MineEstimator, discrete_mutual_information
+from diffshare.poisoning import cells_by_gain, greedy_mutual_information
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,17 +46,10 @@ def paper_slots(x, s, y, network, base, target, tolerance, slots, rng) -> float:
     used[base] = True
     counts = np.zeros((2, 2))
     np.add.at(counts, (s[base], y[base]), 1.0)
-    cells = [(a, b) for a in (0, 1) for b in (0, 1)]
     start = time.perf_counter()
     for _ in range(slots):
-        gains = []
-        for a, b in cells:
-            counts[a, b] += 1
-            gains.append(mutual_information_from_counts(counts))
-            counts[a, b] -= 1
         picked = None
-        for index in np.argsort(gains)[::-1]:
-            a, b = cells[index]
+        for a, b in cells_by_gain(counts):
             pool = np.flatnonzero((s == a) & (y == b) & ~used)
             candidates = rng.choice(pool, size=min(100, len(pool)), replace=False)
             distances = []

@@ -64,6 +64,20 @@ def label_flip(s, y, subset_size: int, alpha: float, seed: int = 0) -> Selection
     return selection
 
 
+CELLS = [(0, 0), (0, 1), (1, 0), (1, 1)]
+
+
+def cells_by_gain(counts: np.ndarray) -> list[tuple[int, int]]:
+    """The four (s, y) cells, ordered by I(S;Y) after adding one row of that cell (highest
+    first); ``counts`` is the subset's 2x2 contingency table (s rows, y columns)."""
+    gains = []
+    for a, b in CELLS:
+        counts[a, b] += 1
+        gains.append(mutual_information_from_counts(counts))
+        counts[a, b] -= 1
+    return [CELLS[i] for i in np.argsort(gains, kind="stable")[::-1]]
+
+
 def _counts(s: np.ndarray, y: np.ndarray) -> np.ndarray:
     counts = np.zeros((2, 2))
     np.add.at(counts, (s, y), 1.0)
@@ -120,19 +134,12 @@ def greedy_mutual_information(
     used = np.zeros(len(s), dtype=bool)
     used[base] = True
     counts = _counts(s[base], y[base]) if n_base else np.zeros((2, 2))
-    cells = [(a, b) for a in (0, 1) for b in (0, 1)]
-    cell_rows = {cell: np.flatnonzero((s == cell[0]) & (y == cell[1])) for cell in cells}
+    cell_rows = {cell: np.flatnonzero((s == cell[0]) & (y == cell[1])) for cell in CELLS}
     chosen, accepted_within = [], 0
     for _ in range(n_poison):
-        gains = []
-        for a, b in cells:
-            counts[a, b] += 1
-            gains.append(mutual_information_from_counts(counts))
-            counts[a, b] -= 1
         best_overall = None
         picked = None
-        for index in np.argsort(gains, kind="stable")[::-1]:
-            cell = cells[index]
+        for cell in cells_by_gain(counts):
             candidates = cell_rows[cell][~used[cell_rows[cell]]]
             if len(candidates) == 0:
                 continue
