@@ -1,6 +1,6 @@
 # diffshare: privacy and fairness risks of sharing diffusion models.
-# Targets: results/baseline/{dataset}.csv and results/utility/{dataset}.csv (see README.md).
-# The default target builds both for every dataset in config `run.datasets`.
+# Targets: results/{baseline,utility,fpa}/{dataset}.csv (see README.md).
+# The default target builds them for every dataset in config `run.datasets`.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -15,10 +15,12 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
-    classifier="|".join(CLASSIFIERS),
+    classifier="logreg|hgb|mlp",
     seed=r"\d+",
-    source=r"real|synthetic/subset~[^/]+",
-    subset="full",
+    source=r"real|synthetic/(full|attack~[a-z_]+/alpha~[0-9.]+)",
+    subset=r"full|attack~[a-z_]+/alpha~[0-9.]+",
+    attack="none|label_flip|mi_greedy",
+    alpha=r"[0-9.]+",
 
 
 include: "workflow/rules/prepare.smk"
@@ -26,6 +28,7 @@ include: "workflow/rules/downstream.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/generator.smk"
 include: "workflow/rules/utility.smk"
+include: "workflow/rules/fpa.smk"
 
 
 rule all:

@@ -8,6 +8,7 @@ import yaml
 
 from conftest import REPO, snakemake
 from diffshare.fairness import evaluate
+from diffshare.fpa import FPA_COLUMNS
 from diffshare.results import BASELINE_COLUMNS, UTILITY_COLUMNS
 
 pytestmark = pytest.mark.workflow
@@ -117,20 +118,98 @@ def test_utility_table_compares_real_and_synthetic_training(tiny_utility):
 
 
 def test_shared_model_is_saved_without_pickle_and_checkpoint_removed(tiny_utility):
-    model = tiny_utility / "results/generators/adult/subset~full/seed~0/model"
+    model = tiny_utility / "results/generators/adult/full/seed~0/model"
     assert sorted(p.name for p in model.iterdir() if not p.name.startswith(".snakemake")) == [
         "config.json",
         "model.safetensors",
         "transforms.npz",
     ]
     assert not list((tiny_utility / "results/checkpoints").rglob("*.pt"))
-    samples = pd.read_parquet(
-        tiny_utility / "results/samples/adult/subset~full/seed~0/samples.parquet"
-    )
+    samples = pd.read_parquet(tiny_utility / "results/samples/adult/full/seed~0/samples.parquet")
     real = pd.read_parquet(tiny_utility / "results/data/adult/train.parquet")
     assert list(samples.columns) == list(real.columns)
     assert (samples.dtypes == real.dtypes).all()
     assert (
-        "step 150/150"
-        in (tiny_utility / "logs/generators/adult/subset~full/seed~0/train.log").read_text()
+        "step 150/150" in (tiny_utility / "logs/generators/adult/full/seed~0/train.log").read_text()
     )
+
+
+@pytest.fixture(scope="module")
+def tiny_fpa(tiny_run):
+    result = snakemake(
+        tiny_run,
+        "results/fpa/adult.csv",
+        "results/fpa/adult.png",
+        "--cores",
+        "2",
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return tiny_run
+
+
+def test_fpa_table_has_a_row_per_attack_alpha_seed_and_classifier(tiny_fpa):
+    table = pd.read_csv(tiny_fpa / "results/fpa/adult.csv")
+    assert list(table.columns[: len(FPA_COLUMNS)]) == FPA_COLUMNS
+    assert sorted(set(zip(table["attack"], table["alpha"], strict=True))) == [
+        ("label_flip", 0.5),
+        ("mi_greedy", 0.5),
+        ("none", 0.0),
+    ]
+    assert len(table) == 3 * 2 * 2  # subsets x classifiers x seeds
+    reference = table[table["attack"] == "none"]
+    assert (reference["accuracy_loss"] == 0).all() and (reference["fairness_loss"] == 0).all()
+    assert not table[FPA_COLUMNS].isna().any().any()
+    assert (tiny_fpa / "results/fpa/adult.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_subset_files_record_the_selection(tiny_fpa):
+    folder = tiny_fpa / "results/subsets/adult/attack~label_flip/alpha~0.5/seed~0"
+    rows = pd.read_parquet(folder / "rows.parquet")
+    record = yaml.safe_load((folder / "selection.json").read_text())
+    assert len(rows) == 200 and rows.index.name == "row_id"
+    assert record["flipped"] == int(rows["flipped"].sum())
+    for key in ("mi_sy_before", "mi_sy_after", "mi_xy_before", "mi_xy_after", "seconds"):
+        assert key in record
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"fpa": {"alphas": [0.5, 0.3]}},
+            {
+                "select_subset": 4,
+                "train_generator": 4,
+                "sample_generator": 4,
+                "train_classifier": 8,
+                "evaluate_fairness": 8,
+                "fpa": 1,
+            },
+        ),
+        (
+            {"run": {"seeds": [0, 1, 2]}},
+            {
+                "train_mine": 1,
+                "select_subset": 3,
+                "train_generator": 3,
+                "sample_generator": 3,
+                "train_classifier": 6,
+                "evaluate_fairness": 6,
+                "fpa": 1,
+            },
+        ),
+    ],
+    ids=["new-alpha", "new-seed"],
+)
+def test_sweep_extension_reruns_only_the_new_jobs(tiny_fpa, change, expected):
+    config = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
+    for key, value in change.items():
+        config[key].update(value)
+    (tiny_fpa / "extended.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(
+        tiny_fpa, "results/fpa/adult.csv", "--dry-run", "--configfile", "extended.yaml"
+    )
+    assert result.returncode == 0, result.stderr
+    assert job_counts(result.stdout + result.stderr) == expected

@@ -35,7 +35,7 @@ def raw_files(wildcards):
 
 def training_table(wildcards):
     """The table a downstream classifier is trained on, by its `source` path segment:
-    `real` (the sharer's training split) or `synthetic/subset~<subset>` (the shared model's
+    `real` (the sharer's training split) or `synthetic/<subset>` (the shared model's
     samples, from the model trained on that subset with the same seed)."""
     if wildcards.source == "real":
         return f"results/data/{wildcards.dataset}/train.parquet"
@@ -44,12 +44,52 @@ def training_table(wildcards):
 
 
 def subset_table(wildcards):
-    """The sharer's table a shared model is trained on; `full` is the whole training split."""
-    return f"results/data/{wildcards.dataset}/train.parquet"
+    """The sharer's table a shared model is trained on: `full` is the whole training split,
+    `attack~<attack>/alpha~<alpha>` a subset chosen by `select_subset`."""
+    if wildcards.subset == "full":
+        return f"results/data/{wildcards.dataset}/train.parquet"
+    return f"results/subsets/{wildcards.dataset}/{wildcards.subset}/seed~{wildcards.seed}/table.parquet"
 
 
 def generator_params(wildcards):
-    return canonical(config["generator"]["tabular"])
+    settings = dict(config["generator"]["tabular"])
+    if wildcards.subset != "full":
+        settings["steps"] = config["fpa"]["generator_steps"]
+    return canonical(settings)
+
+
+def mine_params(wildcards):
+    return canonical(config["fpa"]["mine"])
+
+
+def fpa_subsets():
+    """Subset path segments of the sweep: the random reference, then each attack and alpha."""
+    subsets = ["attack~none/alpha~0"]
+    for attack in config["fpa"]["attacks"]:
+        subsets += [
+            f"attack~{attack}/alpha~{alpha:g}" for alpha in config["fpa"]["alphas"]
+        ]
+    return subsets
+
+
+def fpa_metrics(wildcards):
+    dataset_entry(wildcards)
+    return expand(
+        "results/downstream/{dataset}/synthetic/{subset}/classifier~{classifier}/seed~{seed}/metrics.json",
+        dataset=wildcards.dataset,
+        subset=fpa_subsets(),
+        classifier=config["fpa"]["classifiers"],
+        seed=SEEDS,
+    )
+
+
+def fpa_selections(wildcards):
+    return expand(
+        "results/subsets/{dataset}/{subset}/seed~{seed}/selection.json",
+        dataset=wildcards.dataset,
+        subset=fpa_subsets(),
+        seed=SEEDS,
+    )
 
 
 def classifier_params(wildcards):
@@ -74,12 +114,12 @@ def baseline_metrics(wildcards):
 
 def utility_synthetic_metrics(wildcards):
     dataset_entry(wildcards)
-    return downstream_metrics(wildcards.dataset, "synthetic/subset~full")
+    return downstream_metrics(wildcards.dataset, "synthetic/full")
 
 
 def utility_fidelity(wildcards):
     return expand(
-        "results/samples/{dataset}/subset~full/seed~{seed}/fidelity.json",
+        "results/samples/{dataset}/full/seed~{seed}/fidelity.json",
         dataset=wildcards.dataset,
         seed=SEEDS,
     )
@@ -87,6 +127,11 @@ def utility_fidelity(wildcards):
 
 def default_targets():
     return expand(
-        ["results/baseline/{dataset}.csv", "results/utility/{dataset}.csv"],
+        [
+            "results/baseline/{dataset}.csv",
+            "results/utility/{dataset}.csv",
+            "results/fpa/{dataset}.csv",
+            "results/fpa/{dataset}.png",
+        ],
         dataset=config["run"]["datasets"],
     )

@@ -4,13 +4,11 @@ rule train_generator:
         train=subset_table,
         schema="results/data/{dataset}/schema.json",
     output:
-        model=directory(
-            "results/generators/{dataset}/subset~{subset}/seed~{seed}/model"
-        ),
+        model=directory("results/generators/{dataset}/{subset}/seed~{seed}/model"),
     log:
-        "logs/generators/{dataset}/subset~{subset}/seed~{seed}/train.log",
+        "logs/generators/{dataset}/{subset}/seed~{seed}/train.log",
     benchmark:
-        "results/benchmarks/train_generator/{dataset}/subset~{subset}/seed~{seed}.tsv"
+        "results/benchmarks/train_generator/{dataset}/{subset}/seed~{seed}.tsv"
     threads: config["generator"]["threads"]
     resources:
         gpu=1,
@@ -19,7 +17,7 @@ rule train_generator:
     params:
         model=generator_params,
         device=config["generator"]["device"],
-        checkpoint_dir="results/checkpoints/{dataset}/subset~{subset}/seed~{seed}",
+        checkpoint_dir="results/checkpoints/{dataset}/{subset}/seed~{seed}",
         checkpoint_every=config["generator"]["checkpoint_every"],
     script:
         "../scripts/train_generator.py"
@@ -30,11 +28,11 @@ rule sample_generator:
     input:
         model=rules.train_generator.output.model,
     output:
-        samples="results/samples/{dataset}/subset~{subset}/seed~{seed}/samples.parquet",
+        samples="results/samples/{dataset}/{subset}/seed~{seed}/samples.parquet",
     log:
-        "logs/generators/{dataset}/subset~{subset}/seed~{seed}/sample.log",
+        "logs/generators/{dataset}/{subset}/seed~{seed}/sample.log",
     benchmark:
-        "results/benchmarks/sample_generator/{dataset}/subset~{subset}/seed~{seed}.tsv"
+        "results/benchmarks/sample_generator/{dataset}/{subset}/seed~{seed}.tsv"
     threads: config["generator"]["threads"]
     resources:
         gpu=1,
@@ -54,8 +52,8 @@ rule compare_marginals:
         synthetic=rules.sample_generator.output.samples,
         schema="results/data/{dataset}/schema.json",
     output:
-        fidelity="results/samples/{dataset}/subset~{subset}/seed~{seed}/fidelity.json",
+        fidelity="results/samples/{dataset}/{subset}/seed~{seed}/fidelity.json",
     log:
-        "logs/generators/{dataset}/subset~{subset}/seed~{seed}/fidelity.log",
+        "logs/generators/{dataset}/{subset}/seed~{seed}/fidelity.log",
     script:
         "../scripts/compare_marginals.py"

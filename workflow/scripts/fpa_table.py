@@ -1,0 +1,10 @@
+from diffshare.fpa import fpa_table
+from diffshare.io import read_json, write_csv
+from diffshare.logs import log_to
+
+with log_to(snakemake.log[0]):
+    table = fpa_table(
+        [read_json(path) for path in snakemake.input.metrics],
+        [read_json(path) for path in snakemake.input.selections],
+    )
+    write_csv(table, snakemake.output[0])
