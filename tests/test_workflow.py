@@ -23,14 +23,18 @@ def job_counts(output: str) -> dict[str, int]:
     }
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
+def build_tiny(workdir, *targets):
+    """Build ``targets`` with the tiny config in ``workdir``; fail with snakemake's output."""
     result = snakemake(
-        workdir, TARGET, "--cores", "2", "--configfile", str(REPO / "config/tiny.yaml")
+        workdir, *targets, "--cores", "2", "--configfile", str(REPO / "config/tiny.yaml")
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return workdir
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    return build_tiny(tmp_path_factory.mktemp("tiny"), TARGET)
 
 
 def test_baseline_table_has_a_row_per_classifier_and_seed(tiny_run):
@@ -93,16 +97,7 @@ def test_changing_one_classifier_reruns_only_its_jobs(tiny_run):
 
 @pytest.fixture(scope="module")
 def tiny_utility(tiny_run):
-    result = snakemake(
-        tiny_run,
-        "results/utility/adult.csv",
-        "--cores",
-        "2",
-        "--configfile",
-        str(REPO / "config/tiny.yaml"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return tiny_run
+    return build_tiny(tiny_run, "results/utility/adult.csv")
 
 
 def test_utility_table_compares_real_and_synthetic_training(tiny_utility):
@@ -136,17 +131,7 @@ def test_shared_model_is_saved_without_pickle_and_checkpoint_removed(tiny_utilit
 
 @pytest.fixture(scope="module")
 def tiny_fpa(tiny_run):
-    result = snakemake(
-        tiny_run,
-        "results/fpa/adult.csv",
-        "results/fpa/adult.png",
-        "--cores",
-        "2",
-        "--configfile",
-        str(REPO / "config/tiny.yaml"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return tiny_run
+    return build_tiny(tiny_run, "results/fpa/adult.csv", "results/fpa/adult.png")
 
 
 def test_fpa_table_has_a_row_per_attack_alpha_seed_and_classifier(tiny_fpa):
