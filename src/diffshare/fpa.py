@@ -71,10 +71,10 @@ def mine_row_terms(
     start = time.perf_counter()
     x, y = encode_features(pool, schema, include_sensitive), schema.labels(pool).astype(np.int64)
     estimator = MineEstimator(seed=seed, **mine).fit(x, y)
-    t_own, e0, e1 = estimator.row_terms(x, y)
+    _, e0, e1 = estimator.row_terms(x, y)
     terms = pd.DataFrame({"t0": np.log(e0), "t1": np.log(e1)}, index=pool.index)
     record = {
-        "mi_xy_pool": DonskerVaradhanSums.of(t_own, e0, e1, y).value(),
+        "mi_xy_pool": mi_xy_of(terms, y),
         "mi_sy_pool": discrete_mutual_information(schema.groups(pool), y),
         "n_pool": int(len(pool)),
         "n_features": int(x.shape[1]),

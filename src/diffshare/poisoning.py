@@ -133,7 +133,7 @@ def greedy_mutual_information(
             )
     used = np.zeros(len(s), dtype=bool)
     used[base] = True
-    counts = _counts(s[base], y[base]) if n_base else np.zeros((2, 2))
+    counts = _counts(s[base], y[base])
     cell_rows = {cell: np.flatnonzero((s == cell[0]) & (y == cell[1])) for cell in CELLS}
     chosen, accepted_within = [], 0
     for _ in range(n_poison):
