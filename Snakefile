@@ -1,5 +1,5 @@
 # diffshare: privacy and fairness risks of sharing diffusion models.
-# Targets: results/{baseline,utility,fpa}/{dataset}.csv (see README.md).
+# Targets: results/{baseline,utility,fpa,pia}/{dataset}.csv (see README.md).
 # The default target builds them for every dataset in config `run.datasets`.
 from snakemake.utils import min_version
 
@@ -18,7 +18,9 @@ wildcard_constraints:
     classifier="logreg|hgb|mlp",
     seed=r"\d+",
     source=r"real|synthetic/(full|attack~[a-z_]+/alpha~[0-9.]+)",
-    subset=r"full|attack~[a-z_]+/alpha~[0-9.]+",
+    subset=r"full|attack~[a-z_]+/alpha~[0-9.]+|ratio~[0-9.]+",
+    generator="tabddpm|ctgan|tvae",
+    ratio=r"[0-9.]+",
     attack="none|label_flip|mi_greedy",
     alpha=r"[0-9.]+",
 
@@ -29,6 +31,7 @@ include: "workflow/rules/baseline.smk"
 include: "workflow/rules/generator.smk"
 include: "workflow/rules/utility.smk"
 include: "workflow/rules/fpa.smk"
+include: "workflow/rules/pia.smk"
 
 
 rule all:

@@ -31,6 +31,29 @@ def test_inconsistent_catalogue_entry_is_named(config):
         check_config(config)
 
 
+def test_pia_property_must_name_a_dataset_and_a_categorical_column(config):
+    config["pia"] = {"properties": {"credit": {"column": "sex", "value": "F"}}}
+    with pytest.raises(ConfigError, match=r"'pia.properties.credit': unknown dataset 'credit'"):
+        check_config(config)
+    config["pia"] = {"properties": {"german": {"column": "credit", "value": "good"}}}
+    check_config(config)  # the label is a valid property
+    config["pia"]["hide_property"] = True
+    with pytest.raises(ConfigError, match="cannot hide the label column 'credit'"):
+        check_config(config)
+
+
+@pytest.mark.workflow
+def test_dataset_without_a_property_is_named(tmp_path, catalogue):
+    # A new catalogue entry has no PIA property until the config gives it one.
+    entry = copy.deepcopy(catalogue["german"])
+    for item in entry["files"].values():
+        item["path"] = str(REPO / item["path"])
+    (tmp_path / "new.yaml").write_text(yaml.safe_dump({"datasets": {"credit": entry}}))
+    result = snakemake(tmp_path, "--dry-run", "results/pia/credit.csv", "--configfile", "new.yaml")
+    assert result.returncode != 0
+    assert "no property to infer for dataset 'credit'" in result.stdout + result.stderr
+
+
 def test_dataset_lookup_lists_the_known_names(config):
     with pytest.raises(ConfigError, match=r"no entry 'credit' \(known: adult, german\)"):
         dataset_config(config, "credit")
@@ -47,8 +70,17 @@ def test_dataset_lookup_lists_the_known_names(config):
         ({"run": {"seeds": [0, 0.5]}}, ["0.5 is not of type 'integer'", "seeds"]),
         ({"run": {"datasets": ["credit"]}}, ["unknown dataset 'credit'", "run.datasets[0]"]),
         ({"downstream": {"use_sensitve": False}}, ["'use_sensitve' was unexpected"]),
+        (
+            {"pia": {"properties": {"adult": {"column": "age", "value": 30}}}},
+            ["pia.properties.adult", "column 'age' must be a categorical column or the label"],
+        ),
+        (
+            {"pia": {"hide_property": True}},
+            ["'pia.attacks' lists 'column', but pia.hide_property is true"],
+        ),
+        ({"pia": {"ratios": [0.5, 1.2]}}, ["1.2 is greater than the maximum of 1", "ratios"]),
     ],
-    ids=["classifier", "seed", "dataset", "typo"],
+    ids=["classifier", "seed", "dataset", "typo", "pia-column", "pia-hidden", "pia-ratio"],
 )
 def test_bad_config_stops_before_any_job(tmp_path, override, expected):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(override))

@@ -9,6 +9,7 @@ import yaml
 from conftest import REPO, snakemake
 from diffshare.fairness import evaluate
 from diffshare.fpa import FPA_COLUMNS
+from diffshare.pia import PIA_COLUMNS, hoeffding_eps
 from diffshare.results import BASELINE_COLUMNS, UTILITY_COLUMNS
 
 pytestmark = pytest.mark.workflow
@@ -113,19 +114,22 @@ def test_utility_table_compares_real_and_synthetic_training(tiny_utility):
 
 
 def test_shared_model_is_saved_without_pickle_and_checkpoint_removed(tiny_utility):
-    model = tiny_utility / "results/generators/adult/full/seed~0/model"
+    model = tiny_utility / "results/generators/adult/tabddpm/full/seed~0/model"
     assert sorted(p.name for p in model.iterdir() if not p.name.startswith(".snakemake")) == [
         "config.json",
         "model.safetensors",
         "transforms.npz",
     ]
     assert not list((tiny_utility / "results/checkpoints").rglob("*.pt"))
-    samples = pd.read_parquet(tiny_utility / "results/samples/adult/full/seed~0/samples.parquet")
+    samples = pd.read_parquet(
+        tiny_utility / "results/samples/adult/tabddpm/full/seed~0/samples.parquet"
+    )
     real = pd.read_parquet(tiny_utility / "results/data/adult/train.parquet")
     assert list(samples.columns) == list(real.columns)
     assert (samples.dtypes == real.dtypes).all()
     assert (
-        "step 150/150" in (tiny_utility / "logs/generators/adult/full/seed~0/train.log").read_text()
+        "step 150/150"
+        in (tiny_utility / "logs/generators/adult/tabddpm/full/seed~0/train.log").read_text()
     )
 
 
@@ -198,3 +202,72 @@ def test_sweep_extension_reruns_only_the_new_jobs(tiny_fpa, change, expected):
     )
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout + result.stderr) == expected
+
+
+@pytest.fixture(scope="module")
+def tiny_pia(tiny_run):
+    return build_tiny(tiny_run, "results/pia/adult.csv", "results/pia/adult.png")
+
+
+def test_pia_table_has_a_row_per_generator_attack_ratio_and_query_count(tiny_pia):
+    table = pd.read_csv(tiny_pia / "results/pia/adult.csv")
+    assert list(table.columns[: len(PIA_COLUMNS)]) == PIA_COLUMNS
+    assert len(table) == 3 * 3 * 2 * 2  # generators x attacks x ratios x query counts (1 seed)
+    assert set(table["generator"]) == {"tabddpm", "ctgan", "tvae"}
+    assert set(table["true_ratio"]) == {0.3, 0.7} and set(table["n_queries"]) == {20, 50}
+    assert table["hoeffding_eps"].tolist() == pytest.approx(
+        [hoeffding_eps(n) for n in table["n_queries"]]
+    )
+    assert table["estimate_mean"].between(0, 1).all() and (table["repeats"] == 4).all()
+    assert table["within_bound_rate"].between(0, 1).all()
+    assert not table[PIA_COLUMNS].isna().any().any()
+    assert (tiny_pia / "results/pia/adult.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pia_stages_write_exact_subsets_and_enough_samples(tiny_pia):
+    subset = tiny_pia / "results/subsets/adult/ratio~0.3/seed~0"
+    table = pd.read_parquet(subset / "table.parquet")
+    assert len(table) == 100 and (table["sex"] == "Female").sum() == 30
+    assert yaml.safe_load((subset / "subset.json").read_text())["true_ratio"] == 0.3
+    model = tiny_pia / "results/generators/adult/ctgan/ratio~0.3/seed~0/model"
+    assert {"config.json", "model.pt"} <= {p.name for p in model.iterdir()}
+    for generator in ("tabddpm", "ctgan", "tvae"):
+        samples = tiny_pia / f"results/samples/adult/{generator}/ratio~0.7/seed~0/samples.parquet"
+        assert len(pd.read_parquet(samples)) == 50 * 4  # largest query count x repeats
+
+
+def test_new_ratio_reruns_only_its_jobs(tiny_pia):
+    config = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
+    config["pia"]["ratios"] = [0.3, 0.7, 0.5]
+    (tiny_pia / "ratios.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(
+        tiny_pia, "results/pia/adult.csv", "--dry-run", "--configfile", "ratios.yaml"
+    )
+    assert result.returncode == 0, result.stderr
+    assert job_counts(result.stdout + result.stderr) == {
+        "sharer_table": 1,
+        "train_generator": 1,
+        "train_ctgan": 2,
+        "sample_generator": 3,
+        "estimate_property": 3,
+        "pia": 1,
+    }
+
+
+def test_hidden_property_never_reaches_the_shared_model(tmp_path):
+    config = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
+    config["pia"].update(
+        hide_property=True, attacks=["aux", "aux_corrected"], generators=["tvae"], ratios=[0.3]
+    )
+    (tmp_path / "hidden.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(
+        tmp_path, "results/pia/adult.csv", "--cores", "2", "--configfile", "hidden.yaml"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in (
+        "results/subsets/adult/ratio~0.3/seed~0/table.parquet",
+        "results/samples/adult/tvae/ratio~0.3/seed~0/samples.parquet",
+    ):
+        assert "sex" not in pd.read_parquet(tmp_path / path).columns
+    table = pd.read_csv(tmp_path / "results/pia/adult.csv")
+    assert set(table["attack"]) == {"aux", "aux_corrected"} and len(table) == 2 * 2

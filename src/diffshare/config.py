@@ -47,3 +47,43 @@ def check_config(config: Mapping[str, Any]) -> None:
             dataset_config(config, name)
         except ConfigError as error:
             raise ConfigError(f"config key 'run.datasets[{index}]': {error}") from None
+    check_pia(config)
+
+
+def check_pia(config: Mapping[str, Any]) -> None:
+    """The ``pia`` section against the catalogue: every property names a categorical column
+    or the label of its dataset, and a hidden property leaves the ``column`` attack out."""
+    pia = config.get("pia") or {}
+    hide = bool(pia.get("hide_property", False))
+    if hide and "column" in (pia.get("attacks") or []):
+        raise ConfigError(
+            "config key 'pia.attacks' lists 'column', but pia.hide_property is true: the samples "
+            "then carry no property column; remove 'column' or set hide_property to false"
+        )
+    for name, entry in (pia.get("properties") or {}).items():
+        where = f"config key 'pia.properties.{name}'"
+        try:
+            spec = DatasetSpec.from_config(name, dataset_config(config, name))
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        column = str(entry["column"])
+        if column not in [*spec.categorical, spec.label]:
+            raise ConfigError(
+                f"{where}: column {column!r} must be a categorical column or the label of "
+                f"dataset {name!r} (categorical: {spec.categorical}, label: {spec.label!r})"
+            )
+        if hide and column == spec.label:
+            raise ConfigError(f"{where}: pia.hide_property cannot hide the label column {column!r}")
+
+
+def pia_property(config: Mapping[str, Any], name: str) -> dict[str, str]:
+    """The PIA property ``{column, value}`` of dataset ``name``; :class:`ConfigError` if the
+    config names none."""
+    properties = (config.get("pia") or {}).get("properties") or {}
+    if name not in properties:
+        raise ConfigError(
+            f"no property to infer for dataset {name!r}: add pia.properties.{name} "
+            "({column: ..., value: ...}) to the config"
+        )
+    entry = properties[name]
+    return {"column": str(entry["column"]), "value": str(entry["value"])}

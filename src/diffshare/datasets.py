@@ -86,6 +86,23 @@ class TableSchema:
         if len(nulls):
             raise DataError(f"{what} has missing values in columns {nulls.to_dict()}")
 
+    def without(self, column: str) -> TableSchema:
+        """This schema with feature ``column`` left out (a column the sharer hides)."""
+        if column not in [*self.numeric, *self.categorical]:
+            raise ConfigError(
+                f"cannot leave out {column!r}: it is not a feature column of the table "
+                f"(numeric: {self.numeric}, categorical: {self.categorical})"
+            )
+        return TableSchema(
+            numeric=[c for c in self.numeric if c != column],
+            categorical=[c for c in self.categorical if c != column],
+            label=self.label,
+            positive=self.positive,
+            sensitive=self.sensitive,
+            privileged=self.privileged,
+            categories={k: v for k, v in self.categories.items() if k != column},
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

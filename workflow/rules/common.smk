@@ -3,7 +3,7 @@ import os
 
 from snakemake.utils import validate
 
-from diffshare.config import canonical, check_config, dataset_config
+from diffshare.config import canonical, check_config, dataset_config, pia_property
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
@@ -35,27 +35,44 @@ def raw_files(wildcards):
 
 def training_table(wildcards):
     """The table a downstream classifier is trained on, by its `source` path segment:
-    `real` (the sharer's training split) or `synthetic/<subset>` (the shared model's
-    samples, from the model trained on that subset with the same seed)."""
+    `real` (the sharer's training split) or `synthetic/<subset>` (samples of the shared
+    diffusion model trained on that subset with the same seed)."""
     if wildcards.source == "real":
         return f"results/data/{wildcards.dataset}/train.parquet"
     subset = wildcards.source.removeprefix("synthetic/")
-    return f"results/samples/{wildcards.dataset}/{subset}/seed~{wildcards.seed}/samples.parquet"
+    return f"results/samples/{wildcards.dataset}/tabddpm/{subset}/seed~{wildcards.seed}/samples.parquet"
 
 
 def subset_table(wildcards):
     """The sharer's table a shared model is trained on: `full` is the whole training split,
-    `attack~<attack>/alpha~<alpha>` a subset chosen by `select_subset`."""
+    `attack~<attack>/alpha~<alpha>` a subset chosen by `select_subset`, `ratio~<ratio>` a
+    table at an exact property ratio built by `sharer_table`."""
     if wildcards.subset == "full":
         return f"results/data/{wildcards.dataset}/train.parquet"
     return f"results/subsets/{wildcards.dataset}/{wildcards.subset}/seed~{wildcards.seed}/table.parquet"
 
 
+def subset_schema(wildcards):
+    """The schema of the sharer's table: a PIA table may leave the property column out."""
+    if wildcards.subset.startswith("ratio~"):
+        return f"results/subsets/{wildcards.dataset}/{wildcards.subset}/seed~{wildcards.seed}/schema.json"
+    return f"results/data/{wildcards.dataset}/schema.json"
+
+
 def generator_params(wildcards):
     settings = dict(config["generator"]["tabular"])
-    if wildcards.subset != "full":
+    if wildcards.subset.startswith("ratio~"):
+        settings["steps"] = config["pia"]["generator_steps"]
+    elif wildcards.subset != "full":
         settings["steps"] = config["fpa"]["generator_steps"]
     return canonical(settings)
+
+
+def n_synthetic(wildcards):
+    """Rows the receiver draws: for PIA, one disjoint batch per repeat of the largest query."""
+    if wildcards.subset.startswith("ratio~"):
+        return max(config["pia"]["queries"]) * config["pia"]["repeats"]
+    return config["generator"]["n_synthetic"]
 
 
 def mine_params(wildcards):
@@ -119,14 +136,59 @@ def utility_synthetic_metrics(wildcards):
 
 def utility_fidelity(wildcards):
     return expand(
-        "results/samples/{dataset}/full/seed~{seed}/fidelity.json",
+        "results/samples/{dataset}/tabddpm/full/seed~{seed}/fidelity.json",
         dataset=wildcards.dataset,
         seed=SEEDS,
     )
 
 
-def default_targets():
+def pia_seeds():
+    return config["pia"]["seeds"] or SEEDS
+
+
+def pia_params(wildcards):
+    """The property of the dataset and whether the sharer hides it."""
+    return canonical(
+        {
+            "property": pia_property(config, wildcards.dataset),
+            "hide_property": config["pia"]["hide_property"],
+            "subset_size": config["pia"]["subset_size"],
+        }
+    )
+
+
+def pia_estimate_params(wildcards):
+    pia = config["pia"]
+    discriminator = pia["discriminator"]
+    return canonical(
+        {
+            "property": pia_property(config, wildcards.dataset),
+            "attacks": pia["attacks"],
+            "queries": pia["queries"],
+            "repeats": pia["repeats"],
+            "classifier": discriminator["classifier"],
+            "params": config["downstream"]["params"][discriminator["classifier"]],
+            "holdout": discriminator["holdout"],
+        }
+    )
+
+
+def pia_estimates(wildcards):
+    pia_property(
+        config, wildcards.dataset
+    )  # no property configured: stop with its name
     return expand(
+        "results/pia/estimates/{dataset}/{generator}/ratio~{ratio}/seed~{seed}/estimates.parquet",
+        dataset=wildcards.dataset,
+        generator=config["pia"]["generators"],
+        ratio=[f"{ratio:g}" for ratio in config["pia"]["ratios"]],
+        seed=pia_seeds(),
+    )
+
+
+def default_targets():
+    """Every table and figure of every dataset in run.datasets (PIA where a property is set)."""
+    targets = expand(
         [
             "results/baseline/{dataset}.csv",
             "results/utility/{dataset}.csv",
@@ -134,4 +196,10 @@ def default_targets():
             "results/fpa/{dataset}.png",
         ],
         dataset=config["run"]["datasets"],
+    )
+    return targets + expand(
+        ["results/pia/{dataset}.csv", "results/pia/{dataset}.png"],
+        dataset=[
+            d for d in config["run"]["datasets"] if d in config["pia"]["properties"]
+        ],
     )

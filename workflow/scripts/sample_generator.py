@@ -1,11 +1,11 @@
 import time
 
+from diffshare.generators import load_generator
 from diffshare.io import write_parquet
 from diffshare.logs import log_to
-from diffshare.tabular_diffusion import TabularDiffusion
 
 with log_to(snakemake.log[0]) as log:
-    model = TabularDiffusion.load(snakemake.input.model, device=snakemake.params.device)
+    model = load_generator(snakemake.input.model, device=snakemake.params.device)
     start = time.perf_counter()
     samples = model.sample(snakemake.params.n_synthetic, seed=int(snakemake.wildcards.seed))
     log.info("sampled %d rows in %.1f s", len(samples), time.perf_counter() - start)

@@ -1,0 +1,167 @@
+"""Non-diffusion baseline generators: CTGAN and TVAE from the maintained ``ctgan`` package
+(Xu et al., "Modeling Tabular Data using Conditional GAN", NeurIPS 2019).
+
+:class:`CtganGenerator` gives them the interface of
+:class:`~diffshare.tabular_diffusion.TabularDiffusion`: ``fit(table, schema)`` on a prepared
+table, ``sample(n, seed=...)`` returning rows with the training table's columns, dtypes and
+category sets, ``save(folder)`` and ``load(folder)``.
+
+Storage: ``ctgan`` keeps its fitted data transformer (scikit-learn Gaussian mixtures inside
+``rdt`` objects) only as a pickled Python object, so the model is ``model.pt`` written by
+ctgan's own ``save`` (a torch pickle) beside a plain ``config.json``. Loading unpickles that
+file: load only models you trained.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from diffshare.datasets import TableSchema
+from diffshare.errors import ConfigError, DataError, DiffshareError
+from diffshare.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+FORMAT = "diffshare-ctgan"
+KINDS = ("ctgan", "tvae")
+
+
+def _synthesizer_class(kind: str):
+    from ctgan import CTGAN, TVAE
+
+    if kind not in KINDS:
+        raise ConfigError(f"unknown ctgan generator {kind!r}; choose one of {list(KINDS)}")
+    return CTGAN if kind == "ctgan" else TVAE
+
+
+class CtganGenerator:
+    """CTGAN or TVAE (``kind``) with ``params`` passed to its constructor (``epochs``,
+    ``batch_size``, ...). The same table, params and seed give the same model on one machine."""
+
+    def __init__(
+        self,
+        kind: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        seed: int = 0,
+        device: str = "auto",
+    ):
+        self.kind = kind
+        self.params = dict(params or {})
+        self.seed = int(seed)
+        self.device = device
+        self._class = _synthesizer_class(kind)
+
+    def _gpu(self) -> bool:
+        if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
+            raise ConfigError(
+                f"generator device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}"
+            )
+        return self.device != "cpu" and torch.cuda.is_available()
+
+    def fit(self, table: pd.DataFrame, schema: TableSchema) -> CtganGenerator:
+        schema.check_table(table, "training table")
+        columns = [c for c in table.columns if c in schema.columns]
+        discrete = [*schema.categorical, schema.label]
+        self.layout_ = {
+            "columns": columns,
+            "numeric": list(schema.numeric),
+            "integer": [c for c in schema.numeric if pd.api.types.is_integer_dtype(table[c])],
+            "categories": {
+                c: [str(v) for v in table[c].cat.categories]
+                if isinstance(table[c].dtype, pd.CategoricalDtype)
+                else sorted(table[c].astype(str).unique())
+                for c in discrete
+            },
+        }
+        data = table[columns].copy()
+        for column in discrete:
+            data[column] = data[column].astype(str)
+        options = {"enable_gpu": self._gpu(), **self.params}
+        try:
+            self.model_ = self._class(**options)
+        except TypeError as error:
+            raise ConfigError(f"generator {self.kind!r}: invalid parameter: {error}") from error
+        torch.manual_seed(self.seed)
+        self.model_.set_random_state(self.seed)
+        start = time.perf_counter()
+        self.model_.fit(data, discrete_columns=discrete)
+        log.info(
+            "fitted %s on %d rows in %.1f s", self.kind, len(data), time.perf_counter() - start
+        )
+        return self
+
+    def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
+        """Draw ``n`` rows; the same model, ``n`` and ``seed`` give the same rows."""
+        if not hasattr(self, "model_"):
+            raise DiffshareError("the model is not fitted; call fit() or load() first")
+        if int(n) < 1:
+            raise DiffshareError(f"number of samples must be at least 1, got {n}")
+        self.model_.set_random_state(int(seed))
+        raw = self.model_.sample(int(n))
+        layout = self.layout_
+        data: dict[str, Any] = {}
+        for column in layout["columns"]:
+            if column in layout["categories"]:
+                categories = layout["categories"][column]
+                values = raw[column].astype(str)
+                unknown = sorted(set(values) - set(categories))
+                if unknown:
+                    raise DiffshareError(f"{self.kind} sampled unknown {column!r} values {unknown}")
+                data[column] = pd.Categorical(values, categories=categories)
+                continue
+            values = raw[column].to_numpy(dtype=np.float64)
+            if not np.isfinite(values).all():
+                raise DiffshareError(f"{self.kind} sampled non-finite values in {column!r}")
+            data[column] = (
+                np.round(values).astype(np.int64) if column in layout["integer"] else values
+            )
+        table = pd.DataFrame(data)
+        table.index = pd.RangeIndex(len(table), name="row_id")
+        return table
+
+    def save(self, folder: str | os.PathLike) -> None:
+        """Write ``config.json`` and ``model.pt`` (ctgan's own pickle) into ``folder``."""
+        if not hasattr(self, "model_"):
+            raise DiffshareError("the model is not fitted; call fit() first")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / "model.pt") as tmp:
+            self.model_.save(str(tmp))
+        description = {
+            "format": FORMAT,
+            "kind": self.kind,
+            "params": self.params,
+            "seed": self.seed,
+            "layout": self.layout_,
+        }
+        with atomic_path(folder / "config.json") as tmp:
+            tmp.write_text(json.dumps(description, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, device: str = "auto") -> CtganGenerator:
+        """Load a model saved by :meth:`save` (this unpickles ``model.pt``)."""
+        folder = Path(folder)
+        for name in ("config.json", "model.pt"):
+            if not (folder / name).is_file():
+                raise DataError(f"saved model {folder} lacks {name}")
+        description = json.loads((folder / "config.json").read_text())
+        if description.get("format") != FORMAT:
+            raise DataError(f"{folder / 'config.json'} does not describe a ctgan model")
+        model = cls(
+            description["kind"], description["params"], seed=description["seed"], device=device
+        )
+        model.layout_ = description["layout"]
+        model.model_ = model._class.load(str(folder / "model.pt"))
+        model.model_.set_device(torch.device("cuda" if model._gpu() else "cpu"))
+        return model

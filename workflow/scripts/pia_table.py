@@ -1,0 +1,11 @@
+import pandas as pd
+
+from diffshare.io import read_parquet, write_csv
+from diffshare.logs import log_to
+from diffshare.pia import generator_comparison, pia_table
+
+with log_to(snakemake.log[0]) as log:
+    estimates = pd.concat([read_parquet(path) for path in snakemake.input], ignore_index=True)
+    table = pia_table(estimates, delta=snakemake.params.delta)
+    log.info("abs_error at the largest query count:\n%s", generator_comparison(table).to_string())
+    write_csv(table, snakemake.output[0])

@@ -1,0 +1,17 @@
+from diffshare.ctgan_generators import CtganGenerator
+from diffshare.datasets import TableSchema
+from diffshare.io import read_json, read_parquet
+from diffshare.logs import log_to
+
+with log_to(snakemake.log[0]):
+    model = CtganGenerator(
+        snakemake.wildcards.generator,
+        snakemake.params.model,
+        seed=int(snakemake.wildcards.seed),
+        device=snakemake.params.device,
+    )
+    model.fit(
+        read_parquet(snakemake.input.train),
+        TableSchema.from_dict(read_json(snakemake.input.schema)),
+    )
+    model.save(snakemake.output.model)
