@@ -32,9 +32,11 @@ include: "workflow/rules/generator.smk"
 include: "workflow/rules/utility.smk"
 include: "workflow/rules/fpa.smk"
 include: "workflow/rules/pia.smk"
+include: "workflow/rules/benchmarks.smk"
 
 
 rule all:
     default_target: True
     input:
         default_targets(),
+        "results/benchmarks.csv",

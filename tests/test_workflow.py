@@ -9,6 +9,7 @@ import yaml
 from conftest import REPO, snakemake
 from diffshare.fairness import evaluate
 from diffshare.fpa import FPA_COLUMNS
+from diffshare.job_benchmarks import BENCHMARK_COLUMNS
 from diffshare.pia import PIA_COLUMNS, hoeffding_eps
 from diffshare.results import BASELINE_COLUMNS, UTILITY_COLUMNS
 
@@ -271,3 +272,44 @@ def test_hidden_property_never_reaches_the_shared_model(tmp_path):
         assert "sex" not in pd.read_parquet(tmp_path / path).columns
     table = pd.read_csv(tmp_path / "results/pia/adult.csv")
     assert set(table["attack"]) == {"aux", "aux_corrected"} and len(table) == 2 * 2
+
+
+@pytest.fixture(scope="module")
+def tiny_all(tiny_run, tiny_utility, tiny_fpa, tiny_pia):
+    """Every default target of the tiny config, built by the fixtures above."""
+    return tiny_run
+
+
+def test_benchmarks_table_gathers_every_benchmarked_job(tiny_all):
+    build_tiny(tiny_all, "results/benchmarks.csv")
+    table = pd.read_csv(tiny_all / "results/benchmarks.csv")
+    assert list(table.columns) == BENCHMARK_COLUMNS
+    counts = table["rule"].value_counts()
+    # tiny: 2 seeds x (full + 3 FPA subsets) diffusion models, plus one per PIA ratio (1 seed)
+    assert counts["train_generator"] == 2 * 4 + 2
+    assert counts["train_ctgan"] == 2 * 2 and counts["estimate_property"] == 3 * 2
+    assert (table["seconds"] > 0).all()
+    assert "adult/tabddpm/full/seed~0" in set(table["wildcards"])
+
+
+def test_report_holds_the_figures_and_tables(tiny_all):
+    result = snakemake(
+        tiny_all,
+        "--report",
+        "report.html",
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ERROR" not in result.stderr  # a caption that is not valid reStructuredText
+    html = (tiny_all / "report.html").read_text()
+    for path in (
+        "results/fpa/adult.png",
+        "results/fpa/adult.csv",
+        "results/pia/adult.png",
+        "results/pia/adult.csv",
+    ):
+        assert f'"{path}": {{"name"' in html, path
+    assert html.count("iVBORw0KGgo") >= 2  # both figures embedded (base64 of the PNG header)
+    for caption in ("Fairness poisoning on adult", "Property inference on adult"):
+        assert caption in html

@@ -10,5 +10,7 @@ rule baseline:
         ),
     log:
         "logs/baseline/{dataset}.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/collect_metrics.py"

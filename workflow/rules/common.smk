@@ -9,6 +9,19 @@ validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
 
 ROOT = workflow.basedir
+# The environment of every job under --software-deployment-method conda (envs/, CPU or CUDA).
+CONDA_ENV = os.path.join(
+    ROOT,
+    "envs",
+    "diffshare-cuda.yaml" if config["run"]["conda_env"] == "cuda" else "diffshare.yaml",
+)
+# Jobs import the library from this workflow's own src/ folder, so that a conda environment
+# (which holds only its dependencies) and the rules always use the same diffshare code.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [os.path.join(ROOT, "src"), os.environ.get("PYTHONPATH")])
+    )
+)
 SEEDS = config["run"]["seeds"]
 CLASSIFIERS = config["downstream"]["classifiers"]
 

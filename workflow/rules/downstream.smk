@@ -10,6 +10,8 @@ rule train_classifier:
         "logs/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/train.log",
     benchmark:
         "results/benchmarks/train_classifier/{dataset}/{source}/classifier~{classifier}/seed~{seed}.tsv"
+    conda:
+        CONDA_ENV
     params:
         use_sensitive=config["downstream"]["use_sensitive"],
         classifier_params=classifier_params,
@@ -26,6 +28,8 @@ rule evaluate_fairness:
         metrics="results/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/metrics.json",
     log:
         "logs/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/evaluate.log",
+    conda:
+        CONDA_ENV
     params:
         use_sensitive=config["downstream"]["use_sensitive"],
     script:

@@ -10,6 +10,8 @@ rule train_mine:
         "logs/mine/{dataset}/seed~{seed}.log",
     benchmark:
         "results/benchmarks/train_mine/{dataset}/seed~{seed}.tsv"
+    conda:
+        CONDA_ENV
     params:
         mine=mine_params,
     script:
@@ -30,6 +32,8 @@ rule select_subset:
         "logs/subsets/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}.log",
     benchmark:
         "results/benchmarks/select_subset/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}.tsv"
+    conda:
+        CONDA_ENV
     params:
         subset_size=config["fpa"]["subset_size"],
         tolerance=config["fpa"]["tolerance"],
@@ -51,6 +55,8 @@ rule fpa:
         ),
     log:
         "logs/fpa/{dataset}.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/fpa_table.py"
 
@@ -67,5 +73,7 @@ rule plot_fpa:
         ),
     log:
         "logs/fpa/{dataset}_plot.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/plot_fpa.py"

@@ -11,6 +11,8 @@ rule train_generator:
         "logs/generators/{dataset}/tabddpm/{subset}/seed~{seed}/train.log",
     benchmark:
         "results/benchmarks/train_generator/{dataset}/tabddpm/{subset}/seed~{seed}.tsv"
+    conda:
+        CONDA_ENV
     threads: config["generator"]["threads"]
     resources:
         gpu=1,
@@ -37,9 +39,11 @@ rule train_ctgan:
     log:
         "logs/generators/{dataset}/{generator}/{subset}/seed~{seed}/train.log",
     benchmark:
-        "results/benchmarks/train_generator/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
+        "results/benchmarks/train_ctgan/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
     wildcard_constraints:
         generator="ctgan|tvae",
+    conda:
+        CONDA_ENV
     threads: config["generator"]["threads"]
     resources:
         gpu=1,
@@ -62,6 +66,8 @@ rule sample_generator:
         "logs/generators/{dataset}/{generator}/{subset}/seed~{seed}/sample.log",
     benchmark:
         "results/benchmarks/sample_generator/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
+    conda:
+        CONDA_ENV
     threads: config["generator"]["threads"]
     resources:
         gpu=1,
@@ -84,5 +90,7 @@ rule compare_marginals:
         fidelity="results/samples/{dataset}/{generator}/{subset}/seed~{seed}/fidelity.json",
     log:
         "logs/generators/{dataset}/{generator}/{subset}/seed~{seed}/fidelity.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/compare_marginals.py"

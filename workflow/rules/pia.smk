@@ -9,6 +9,8 @@ rule sharer_table:
         record="results/subsets/{dataset}/ratio~{ratio}/seed~{seed}/subset.json",
     log:
         "logs/subsets/{dataset}/ratio~{ratio}/seed~{seed}.log",
+    conda:
+        CONDA_ENV
     params:
         pia=pia_params,
     script:
@@ -29,6 +31,8 @@ rule estimate_property:
         "logs/pia/{dataset}/{generator}/ratio~{ratio}/seed~{seed}.log",
     benchmark:
         "results/benchmarks/estimate_property/{dataset}/{generator}/ratio~{ratio}/seed~{seed}.tsv"
+    conda:
+        CONDA_ENV
     params:
         pia=pia_estimate_params,
     script:
@@ -47,6 +51,8 @@ rule pia:
         ),
     log:
         "logs/pia/{dataset}.log",
+    conda:
+        CONDA_ENV
     params:
         delta=config["pia"]["delta"],
     script:
@@ -65,5 +71,7 @@ rule plot_pia:
         ),
     log:
         "logs/pia/{dataset}_plot.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/plot_pia.py"

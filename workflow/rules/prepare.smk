@@ -9,6 +9,8 @@ rule prepare:
         summary="results/data/{dataset}/summary.json",
     log:
         "logs/prepare/{dataset}.log",
+    conda:
+        CONDA_ENV
     params:
         entry=dataset_params,
         root=ROOT,

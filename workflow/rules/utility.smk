@@ -12,5 +12,7 @@ rule utility:
         ),
     log:
         "logs/utility/{dataset}.log",
+    conda:
+        CONDA_ENV
     script:
         "../scripts/utility.py"

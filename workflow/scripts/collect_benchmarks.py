@@ -1,0 +1,8 @@
+from diffshare.io import write_csv
+from diffshare.job_benchmarks import collect_benchmarks
+from diffshare.logs import log_to
+
+with log_to(snakemake.log[0]) as log:
+    table = collect_benchmarks(snakemake.params.folder)
+    log.info("%d benchmark records, %.0f s in all", len(table), table["seconds"].sum())
+    write_csv(table, snakemake.output[0])
