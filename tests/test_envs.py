@@ -1,9 +1,9 @@
 """The conda environments in envs/ stay in step with pyproject.toml's dependencies."""
 
 import re
-import tomllib
 
 import pytest
+import tomllib
 import yaml
 
 from conftest import REPO
