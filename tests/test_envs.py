@@ -3,10 +3,11 @@
 import re
 
 import pytest
-import tomllib
 import yaml
 
 from conftest import REPO
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 #: PyPI name -> conda-forge name, per environment; snakemake runs outside the environments.
 CONDA_NAMES = {

@@ -24,6 +24,9 @@ os.environ.update(
 )
 SEEDS = config["run"]["seeds"]
 CLASSIFIERS = config["downstream"]["classifiers"]
+# Generator jobs claim one GPU (a local profile limit, a SLURM --gpus request) unless the config
+# pins them to the CPU.
+GPU = 0 if config["generator"]["device"] == "cpu" else 1
 
 
 def dataset_entry(wildcards):

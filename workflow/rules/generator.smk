@@ -15,7 +15,7 @@ rule train_generator:
         CONDA_ENV
     threads: config["generator"]["threads"]
     resources:
-        gpu=1,
+        gpu=GPU,
         runtime=120,
         mem_mb=8000,
     params:
@@ -46,7 +46,7 @@ rule train_ctgan:
         CONDA_ENV
     threads: config["generator"]["threads"]
     resources:
-        gpu=1,
+        gpu=GPU,
         runtime=120,
         mem_mb=8000,
     params:
@@ -70,7 +70,7 @@ rule sample_generator:
         CONDA_ENV
     threads: config["generator"]["threads"]
     resources:
-        gpu=1,
+        gpu=GPU,
         runtime=60,
         mem_mb=8000,
     params:

@@ -1,0 +1,75 @@
+"""The SLURM profile on a real SLURM cluster: the tiny config submitted through
+`--workflow-profile profiles/slurm`, every job a SLURM job.
+
+CI starts a single-node cluster first (`.ci/slurm/start.sh`, with one fake GPU); where no cluster
+answers, the test is skipped.
+"""
+
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, snakemake
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
+
+GPU_RULES = {"train_generator", "sample_generator"}
+
+
+def cluster_is_up() -> bool:
+    if not (shutil.which("sinfo") and shutil.which("sacct")):
+        return False
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
+    return ping.returncode == 0 and "UP" in ping.stdout
+
+
+@pytest.mark.skipif(not cluster_is_up(), reason="no SLURM cluster answers (see .ci/slurm/start.sh)")
+def test_tiny_run_through_the_slurm_profile(tmp_path):
+    targets = [
+        "results/baseline/adult.csv",
+        "results/samples/adult/tabddpm/full/seed~0/samples.parquet",
+    ]
+    result = snakemake(
+        tmp_path,
+        *targets,
+        "--workflow-profile",
+        str(REPO / "profiles/slurm"),
+        "--jobs",
+        "4",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--slurm-keep-successful-logs",
+        # The test node has 2 CPUs; the profile asks for 8 for the generator jobs.
+        "--set-threads",
+        "train_generator=2",
+        "sample_generator=2",
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+        timeout=900,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    table = pd.read_csv(tmp_path / "results/baseline/adult.csv")
+    assert len(table) == 2 * 2  # classifiers x seeds
+    # Every job left a SLURM log named by its SLURM job id: slurm_logs/rule_<rule>/.../<id>.log
+    logs = tmp_path / ".snakemake/slurm_logs"
+    jobs = {
+        path.stem: path.relative_to(logs).parts[0].removeprefix("rule_")
+        for path in logs.rglob("*.log")
+    }
+    rules = set(jobs.values())
+    assert {"prepare", "train_classifier", "evaluate_fairness", "baseline"} | GPU_RULES <= rules
+    accounting = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-j", ",".join(jobs), "--format=JobID,Partition,State"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    records = [line.split("|") for line in accounting.stdout.split()]
+    assert sorted(r[0] for r in records) == sorted(jobs), accounting.stdout
+    for job_id, partition, state in records:
+        assert state == "COMPLETED", records
+        expected = "gpu" if jobs[job_id] in GPU_RULES else "debug"
+        assert partition == expected, (jobs[job_id], partition)
