@@ -14,7 +14,6 @@ file: load only models you trained.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -27,8 +26,8 @@ import pandas as pd
 import torch
 
 from diffshare.datasets import TableSchema
-from diffshare.errors import ConfigError, DataError, DiffshareError
-from diffshare.io import atomic_path
+from diffshare.errors import ConfigError, DiffshareError
+from diffshare.io import atomic_path, read_model_config, write_model_config
 
 log = logging.getLogger(__name__)
 
@@ -145,19 +144,13 @@ class CtganGenerator:
             "seed": self.seed,
             "layout": self.layout_,
         }
-        with atomic_path(folder / "config.json") as tmp:
-            tmp.write_text(json.dumps(description, indent=2) + "\n")
+        write_model_config(folder, description)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> CtganGenerator:
         """Load a model saved by :meth:`save` (this unpickles ``model.pt``)."""
         folder = Path(folder)
-        for name in ("config.json", "model.pt"):
-            if not (folder / name).is_file():
-                raise DataError(f"saved model {folder} lacks {name}")
-        description = json.loads((folder / "config.json").read_text())
-        if description.get("format") != FORMAT:
-            raise DataError(f"{folder / 'config.json'} does not describe a ctgan model")
+        description = read_model_config(folder, FORMAT, ("model.pt",), "a ctgan model")
         model = cls(
             description["kind"], description["params"], seed=description["seed"], device=device
         )

@@ -94,3 +94,24 @@ def read_json(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise DataError(f"JSON file not found: {path}")
     return json.loads(path.read_text())
+
+
+def write_model_config(folder: str | os.PathLike, description: dict[str, Any]) -> None:
+    """Write a saved model's ``config.json`` (its format, settings and layout) atomically."""
+    with atomic_path(Path(folder) / "config.json") as tmp:
+        tmp.write_text(json.dumps(description, indent=2) + "\n")
+
+
+def read_model_config(
+    folder: str | os.PathLike, model_format: str, files: tuple[str, ...], what: str
+) -> dict[str, Any]:
+    """The ``config.json`` of a model saved in ``folder``; :class:`DataError` if a file of
+    ``files`` is missing or the config names another format than ``model_format``."""
+    folder = Path(folder)
+    for name in ("config.json", *files):
+        if not (folder / name).is_file():
+            raise DataError(f"saved model {folder} lacks {name}")
+    description = json.loads((folder / "config.json").read_text())
+    if description.get("format") != model_format:
+        raise DataError(f"{folder / 'config.json'} does not describe {what}")
+    return description

@@ -39,7 +39,7 @@ from torch import nn
 
 from diffshare.datasets import TableSchema
 from diffshare.errors import DataError, DiffshareError
-from diffshare.io import atomic_path
+from diffshare.io import atomic_path, read_model_config, write_model_config
 from diffshare.transforms import QuantileNormal
 
 log = logging.getLogger(__name__)
@@ -611,19 +611,18 @@ class TabularDiffusion:
             "layout": asdict(self.layout_),
             "seed": self.seed,
         }
-        with atomic_path(folder / "config.json") as tmp:
-            tmp.write_text(json.dumps(description, indent=2) + "\n")
+        write_model_config(folder, description)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> TabularDiffusion:
         """Load a model saved by :meth:`save`, without unpickling anything."""
         folder = Path(folder)
-        for name in ("config.json", "model.safetensors", "transforms.npz"):
-            if not (folder / name).is_file():
-                raise DataError(f"saved model {folder} lacks {name}")
-        description = json.loads((folder / "config.json").read_text())
-        if description.get("format") != "diffshare-tabular-diffusion":
-            raise DataError(f"{folder / 'config.json'} does not describe a tabular diffusion model")
+        description = read_model_config(
+            folder,
+            "diffshare-tabular-diffusion",
+            ("model.safetensors", "transforms.npz"),
+            "a tabular diffusion model",
+        )
         model = cls(
             TabularDiffusionConfig(**description["config"]), seed=description["seed"], device=device
         )
