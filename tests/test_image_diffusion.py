@@ -1,0 +1,102 @@
+"""The class-conditional image diffusion model on CPU: training steps, samplers, persistence."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffshare.errors import ConfigError, DataError
+from diffshare.image_diffusion import ImageDiffusion, ImageDiffusionConfig
+
+TINY = {
+    "base_channels": 8,
+    "channel_mults": [1, 2],
+    "layers_per_block": 1,
+    "attention_levels": [1],
+    "norm_num_groups": 4,
+    "num_train_timesteps": 50,
+    "batch_size": 8,
+    "steps": 3,
+}
+
+
+def tiny(family="ddpm", **changes):
+    config = ImageDiffusionConfig(family=family, **{**TINY, **changes})
+    return ImageDiffusion(config, num_classes=2, channels=1, image_size=16, seed=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(20, 16, 16, 1), dtype=np.uint8)
+    return images, rng.integers(0, 2, size=20)
+
+
+@pytest.mark.parametrize(
+    ("family", "sampler"),
+    [
+        ("ddpm", "ddpm"),
+        ("ddpm", "ddim"),
+        ("ddpm", "dpmsolver++"),
+        ("edm", "euler"),
+        ("edm", "dpmsolver++"),
+    ],
+)
+def test_trains_and_samples_with_each_sampler(data, family, sampler):
+    model = tiny(family).fit(*data)
+    images = model.sample(5, np.array([0, 1, 0, 1, 1]), sampler=sampler, num_inference_steps=4)
+    assert images.shape == (5, 16, 16, 1) and images.dtype == np.uint8
+    again = model.sample(5, np.array([0, 1, 0, 1, 1]), sampler=sampler, num_inference_steps=4)
+    np.testing.assert_array_equal(images, again)  # seeded
+
+
+def test_training_moves_the_weights_and_keeps_an_ema(data):
+    model = tiny()
+    before = {k: v.clone() for k, v in model._unet().state_dict().items()}
+    model.fit(*data)
+    after = model.unet_.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    ema = model.ema_.state_dict()
+    assert any(not torch.equal(ema[k], after[k]) for k in ema)
+
+
+def test_save_and_load_give_the_same_samples(data, tmp_path):
+    model = tiny().fit(*data)
+    model.save(tmp_path)
+    assert (tmp_path / "unet/diffusion_pytorch_model.safetensors").is_file()
+    loaded = ImageDiffusion.load(tmp_path, device="cpu")
+    kwargs = {"sampler": "ddim", "num_inference_steps": 3, "seed": 4}
+    np.testing.assert_array_equal(model.sample(3, **kwargs), loaded.sample(3, **kwargs))
+
+
+def test_resumed_training_equals_an_uninterrupted_run(data, tmp_path):
+    whole = tiny(steps=4).fit(*data)
+
+    def run(steps):
+        config = ImageDiffusionConfig(**{**TINY, "steps": steps})
+        return ImageDiffusion(
+            config,
+            num_classes=2,
+            channels=1,
+            image_size=16,
+            device="cpu",
+            checkpoint_dir=tmp_path,
+            checkpoint_every=2,
+        ).fit(*data)
+
+    run(3)  # stops after step 3, its last checkpoint at step 2
+    assert (tmp_path / "checkpoint.pt").is_file()
+    resumed = run(4)  # resumes at step 2
+    for key, value in whole.unet_.state_dict().items():
+        torch.testing.assert_close(resumed.unet_.state_dict()[key], value)
+
+
+def test_bad_settings_and_inputs_are_named(data):
+    with pytest.raises(ConfigError, match="family must be one of"):
+        ImageDiffusionConfig(family="gan")
+    with pytest.raises(ConfigError, match="sampler 'euler' does not fit family 'ddpm'"):
+        tiny().sample(1, sampler="euler")
+    images, labels = data
+    with pytest.raises(DataError, match="labels must be 20 integers in 0..1"):
+        tiny().fit(images, labels + 1)
+    with pytest.raises(DataError, match="images must be uint8"):
+        tiny().fit(images.astype(np.float32), labels)
