@@ -67,6 +67,9 @@ class ImageDiffusionConfig:
     batch_size: int = 64
     learning_rate: float = 1e-4
     ema_decay: float = 0.999
+    #: On CUDA: bf16 autocast and channels-last memory (ignored on the CPU).
+    mixed_precision: bool = True
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         if self.family not in SAMPLERS:
@@ -138,7 +141,12 @@ class ImageDiffusion:
         return self.device.type == "cuda"
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self._cuda)
+        enabled = self._cuda and self.config.mixed_precision
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
+
+    @property
+    def _channels_last(self) -> bool:
+        return self._cuda and self.config.channels_last
 
     def _edm(self) -> EDMEulerScheduler:
         return EDMEulerScheduler(sigma_data=self.config.sigma_data)
@@ -151,7 +159,7 @@ class ImageDiffusion:
                 f"{images.dtype} {images.shape}"
             )
         x = torch.as_tensor(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        return x.contiguous(memory_format=torch.channels_last) if self._cuda else x
+        return x.contiguous(memory_format=torch.channels_last) if self._channels_last else x
 
     def _loss(self, x0, labels, generator) -> torch.Tensor:
         noise = torch.randn(x0.shape, generator=generator, device=self.device)
@@ -188,7 +196,7 @@ class ImageDiffusion:
         c = self.config
         torch.manual_seed(self.seed)
         self.unet_ = self._unet().to(self.device)
-        if self._cuda:
+        if self._channels_last:
             self.unet_ = self.unet_.to(memory_format=torch.channels_last)
         self.ema_ = copy.deepcopy(self.unet_).eval().requires_grad_(False)
         self.scheduler_ = DDPMScheduler(

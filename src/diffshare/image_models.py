@@ -1,0 +1,227 @@
+"""The image track's other networks: the receiver's CNN classifier and the SNGAN baseline.
+
+- :class:`CnnClassifier`: the paper's downstream image classifier, two convolution layers and
+  three linear layers with dropout 0.5, trained with Adam; its penultimate layer
+  (:meth:`CnnClassifier.features`) doubles as the feature map for MINE and property
+  discriminators when no CLIP weights are given.
+- :class:`Sngan`: a small spectrally normalised GAN (Miyato et al. 2018), the non-diffusion
+  generator of the property inference comparison: DCGAN-style generator, discriminator with
+  spectral normalisation on every layer, hinge loss.
+
+Both take uint8 images ``(n, 32, 32, channels)`` like :mod:`diffshare.images` produces.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from diffshare.errors import DataError, DiffshareError
+
+log = logging.getLogger(__name__)
+
+
+def _device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``(n, h, w, c)`` -> float ``(n, c, h, w)`` in [-1, 1]."""
+    if images.dtype != np.uint8 or images.ndim != 4:
+        raise DataError(f"images must be uint8 (n, h, w, c), got {images.dtype} {images.shape}")
+    return torch.as_tensor(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+class _Cnn(nn.Module):
+    def __init__(self, channels: int, n_classes: int, size: int):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        )  # fmt: skip
+        flat = 64 * (size // 4) ** 2
+        self.body = nn.Sequential(
+            nn.Flatten(), nn.Linear(flat, 256), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.5),
+        )  # fmt: skip
+        self.head = nn.Linear(128, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.conv(x)))
+
+
+class CnnClassifier:
+    """Fit on uint8 images and integer labels; ``predict_proba``, ``predict``, ``features``."""
+
+    def __init__(
+        self,
+        *,
+        epochs: int = 40,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        seed: int = 0,
+        device: str = "auto",
+    ):
+        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
+        self.seed, self.device = int(seed), _device(device)
+
+    def fit(self, images: np.ndarray, labels: np.ndarray) -> CnnClassifier:
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(labels) != len(images):
+            raise DataError(f"{len(images)} images but {len(labels)} labels")
+        self.classes_ = np.unique(labels)
+        if len(self.classes_) < 2:
+            raise DataError("the classifier needs at least two classes in its training labels")
+        torch.manual_seed(self.seed)
+        x, y = to_tensor(images), torch.as_tensor(np.searchsorted(self.classes_, labels))
+        self.model_ = _Cnn(x.shape[1], len(self.classes_), x.shape[-1]).to(self.device)
+        optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate)
+        generator = torch.Generator().manual_seed(self.seed)
+        start = time.perf_counter()
+        self.model_.train()
+        for _ in range(self.epochs):
+            order = torch.randperm(len(x), generator=generator)
+            for begin in range(0, len(x), self.batch_size):
+                rows = order[begin : begin + self.batch_size]
+                logits = self.model_(x[rows].to(self.device))
+                loss = nn.functional.cross_entropy(logits, y[rows].to(self.device))
+                if not torch.isfinite(loss):
+                    raise DiffshareError("CNN training loss is not finite")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        self.model_.eval()
+        log.info("trained the CNN on %d images in %.1f s", len(x), time.perf_counter() - start)
+        return self
+
+    @torch.no_grad()
+    def _batches(self, images: np.ndarray, function) -> np.ndarray:
+        if not hasattr(self, "model_"):
+            raise DiffshareError("the classifier is not fitted")
+        x = to_tensor(images)
+        parts = [function(x[i : i + 1024].to(self.device)).cpu() for i in range(0, len(x), 1024)]
+        return torch.cat(parts).numpy()
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return self._batches(images, lambda x: torch.softmax(self.model_(x), dim=1))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(images).argmax(axis=1)]
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The penultimate layer (128 values per image)."""
+        return self._batches(images, lambda x: self.model_.body(self.model_.conv(x)))
+
+
+class _Generator(nn.Module):
+    def __init__(self, latent: int, channels: int, width: int):
+        super().__init__()
+        self.width = width
+        self.project = nn.Linear(latent, 4 * 4 * 4 * width)
+        self.net = nn.Sequential(
+            nn.BatchNorm2d(4 * width), nn.ReLU(),
+            nn.ConvTranspose2d(4 * width, 2 * width, 4, 2, 1), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, channels, 3, padding=1), nn.Tanh(),
+        )  # fmt: skip
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(self.project(z).view(len(z), 4 * self.width, 4, 4))
+
+
+class _Discriminator(nn.Module):
+    def __init__(self, channels: int, width: int):
+        super().__init__()
+
+        def conv(a, b, k, s, p):
+            return spectral_norm(nn.Conv2d(a, b, k, s, p))
+
+        self.net = nn.Sequential(
+            conv(channels, width, 3, 1, 1), nn.LeakyReLU(0.1),
+            conv(width, width, 4, 2, 1), nn.LeakyReLU(0.1),
+            conv(width, 2 * width, 3, 1, 1), nn.LeakyReLU(0.1),
+            conv(2 * width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.1),
+            conv(2 * width, 4 * width, 3, 1, 1), nn.LeakyReLU(0.1),
+            conv(4 * width, 4 * width, 4, 2, 1), nn.LeakyReLU(0.1),
+            nn.Flatten(), spectral_norm(nn.Linear(4 * 4 * 4 * width, 1)),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
+class Sngan:
+    """Unconditional SNGAN for 32x32 images: ``fit(images)`` then ``sample(n, seed=...)``."""
+
+    def __init__(
+        self,
+        *,
+        steps: int = 20000,
+        batch_size: int = 64,
+        latent: int = 128,
+        width: int = 64,
+        learning_rate: float = 2e-4,
+        seed: int = 0,
+        device: str = "auto",
+    ):
+        self.steps, self.batch_size, self.latent, self.width = steps, batch_size, latent, width
+        self.learning_rate, self.seed, self.device = learning_rate, int(seed), _device(device)
+
+    def fit(self, images: np.ndarray) -> Sngan:
+        x = to_tensor(images)
+        if x.shape[-2:] != (32, 32):
+            raise DataError(f"SNGAN works on 32x32 images, got {tuple(x.shape[-2:])}")
+        torch.manual_seed(self.seed)
+        self.channels_ = x.shape[1]
+        self.generator_ = _Generator(self.latent, self.channels_, self.width).to(self.device)
+        critic = _Discriminator(self.channels_, self.width).to(self.device)
+        betas = (0.0, 0.9)
+        g_opt = torch.optim.Adam(self.generator_.parameters(), self.learning_rate, betas=betas)
+        d_opt = torch.optim.Adam(critic.parameters(), self.learning_rate, betas=betas)
+        rng = torch.Generator().manual_seed(self.seed)
+        start = time.perf_counter()
+        for step in range(1, self.steps + 1):
+            real = x[torch.randint(0, len(x), (self.batch_size,), generator=rng)].to(self.device)
+            z = torch.randn(self.batch_size, self.latent, generator=rng).to(self.device)
+            fake = self.generator_(z)
+            d_loss = (torch.relu(1 - critic(real)).mean() + torch.relu(1 + critic(fake.detach()))
+                      .mean())  # fmt: skip
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_opt.step()
+            g_loss = -critic(fake).mean()
+            g_opt.zero_grad(set_to_none=True)
+            g_loss.backward()
+            g_opt.step()
+            if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
+                raise DiffshareError(f"SNGAN loss is not finite at step {step}")
+            if step % 500 == 0 or step == self.steps:
+                log.info(
+                    "SNGAN step %d/%d: D %.3f G %.3f (%.0f s)",
+                    step,
+                    self.steps,
+                    d_loss.item(),
+                    g_loss.item(),
+                    time.perf_counter() - start,
+                )
+        self.generator_.eval()
+        return self
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int = 0) -> np.ndarray:
+        if not hasattr(self, "generator_"):
+            raise DiffshareError("the GAN is not fitted")
+        rng = torch.Generator().manual_seed(int(seed))
+        out = []
+        for begin in range(0, n, 1024):
+            z = torch.randn(min(1024, n - begin), self.latent, generator=rng).to(self.device)
+            out.append(self.generator_(z).clamp(-1, 1).add(1).mul(127.5).round().byte().cpu())
+        return torch.cat(out).permute(0, 2, 3, 1).numpy()
