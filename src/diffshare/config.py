@@ -11,6 +11,7 @@ from typing import Any
 
 from diffshare.datasets import DatasetSpec
 from diffshare.errors import ConfigError
+from diffshare.pia import Property
 
 
 def canonical(value: Any) -> Any:
@@ -66,14 +67,10 @@ def check_pia(config: Mapping[str, Any]) -> None:
             spec = DatasetSpec.from_config(name, dataset_config(config, name))
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
-        column = str(entry["column"])
-        if column not in [*spec.categorical, spec.label]:
-            raise ConfigError(
-                f"{where}: column {column!r} must be a categorical column or the label of "
-                f"dataset {name!r} (categorical: {spec.categorical}, label: {spec.label!r})"
-            )
-        if hide and column == spec.label:
-            raise ConfigError(f"{where}: pia.hide_property cannot hide the label column {column!r}")
+        try:
+            Property.from_config(entry).check_schema(spec.schema, hide=hide)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
 
 
 def pia_property(config: Mapping[str, Any], name: str) -> dict[str, str]:
