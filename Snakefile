@@ -19,7 +19,7 @@ wildcard_constraints:
     seed=r"\d+",
     source=r"real|synthetic/(full|attack~[a-z_]+/alpha~[0-9.]+)",
     subset=r"full|attack~[a-z_]+/alpha~[0-9.]+|ratio~[0-9.]+",
-    generator="tabddpm|ctgan|tvae",
+    generator="tabddpm|ctgan|tvae|ddpm|edm|sngan",
     ratio=r"[0-9.]+",
     attack="none|label_flip|mi_greedy",
     alpha=r"[0-9.]+",
@@ -32,6 +32,7 @@ include: "workflow/rules/generator.smk"
 include: "workflow/rules/utility.smk"
 include: "workflow/rules/fpa.smk"
 include: "workflow/rules/pia.smk"
+include: "workflow/rules/images.smk"
 include: "workflow/rules/benchmarks.smk"
 
 

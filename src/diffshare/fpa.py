@@ -68,17 +68,28 @@ def mine_row_terms(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Train MINE once on the pool; return per-row T(x, 0) and T(x, 1) (columns ``t0``, ``t1``,
     index ``row_id``) and a record with the pool's I(X;Y) and I(S;Y) in nats."""
+    x = encode_features(pool, schema, include_sensitive)
+    terms, record = mine_terms(
+        x, schema.labels(pool), schema.groups(pool), pool.index, seed=seed, **mine
+    )
+    return terms, {**record, "include_sensitive": include_sensitive}
+
+
+def mine_terms(
+    x: np.ndarray, y: np.ndarray, s: np.ndarray, index: pd.Index, *, seed: int, **mine: Any
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """MINE on features ``x`` (n, d) and binary labels ``y``: per-row ``t0``, ``t1`` indexed by
+    ``index`` and a record with I(X;Y) and I(S;Y) of the pool in nats (any kind of data)."""
     start = time.perf_counter()
-    x, y = encode_features(pool, schema, include_sensitive), schema.labels(pool).astype(np.int64)
+    y = np.asarray(y).astype(np.int64)
     estimator = MineEstimator(seed=seed, **mine).fit(x, y)
     _, e0, e1 = estimator.row_terms(x, y)
-    terms = pd.DataFrame({"t0": np.log(e0), "t1": np.log(e1)}, index=pool.index)
+    terms = pd.DataFrame({"t0": np.log(e0), "t1": np.log(e1)}, index=index)
     record = {
         "mi_xy_pool": mi_xy_of(terms, y),
-        "mi_sy_pool": discrete_mutual_information(schema.groups(pool), y),
-        "n_pool": int(len(pool)),
+        "mi_sy_pool": discrete_mutual_information(s, y),
+        "n_pool": int(len(x)),
         "n_features": int(x.shape[1]),
-        "include_sensitive": include_sensitive,
         "seconds": time.perf_counter() - start,
     }
     return terms, record
@@ -93,10 +104,10 @@ def mi_xy_of(terms: pd.DataFrame, labels: np.ndarray) -> float:
     ).value()
 
 
-def select(
+def select_rows(
     attack: str,
-    pool: pd.DataFrame,
-    schema: TableSchema,
+    s: np.ndarray,
+    y: np.ndarray,
     terms: pd.DataFrame,
     *,
     subset_size: int,
@@ -104,21 +115,19 @@ def select(
     seed: int,
     tolerance: float,
     candidates_per_cell: int | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """The sharer's subset of ``pool`` for ``attack``.
-
-    Returns ``(rows, table, record)``: the chosen ``row_id`` values with their (possibly flipped)
-    labels, the subset as a training table, and a record of I(S;Y) and I(X;Y) before and after
-    (nats), the target and tolerance (``tolerance`` is a fraction of the pool's I(X;Y)) and the
-    seconds taken.
-    """
+) -> tuple[Selection, dict[str, Any]]:
+    """The sharer's subset of a pool given as sensitive groups ``s``, labels ``y`` (both 0/1)
+    and MINE row ``terms`` (t0, t1), for ``attack``: the selection (pool positions and their,
+    possibly flipped, labels) and a record of I(S;Y) and I(X;Y) before and after (nats), the
+    target and tolerance (``tolerance`` is a fraction of the pool's |I(X;Y)|: a bound that MINE
+    estimates slightly below zero still leaves a usable tolerance) and the seconds."""
     if attack not in ATTACKS:
         raise ConfigError(f"unknown attack {attack!r}; choose one of {list(ATTACKS)}")
     if attack == "none" and alpha != 0:
         raise ConfigError(f"attack 'none' is stored with alpha 0, got alpha {alpha}")
-    if not terms.index.equals(pool.index):
-        raise DataError("MINE row terms do not belong to this pool (row ids differ)")
-    s, y = schema.groups(pool).astype(np.int64), schema.labels(pool).astype(np.int64)
+    s, y = np.asarray(s, dtype=np.int64), np.asarray(y, dtype=np.int64)
+    if len(terms) != len(y):
+        raise DataError(f"MINE row terms hold {len(terms)} rows for a pool of {len(y)}")
     target = mi_xy_of(terms, y)
     start = time.perf_counter()
     selection: Selection
@@ -134,12 +143,48 @@ def select(
             (np.where(y == 1, t1, t0), np.exp(t0), np.exp(t1)),
             subset_size,
             alpha,
-            tolerance=tolerance * target,
+            tolerance=tolerance * abs(target),
             target=target,
             seed=seed,
             candidates_per_cell=candidates_per_cell,
         )
     seconds = time.perf_counter() - start
+    flipped = selection.labels != y[selection.rows]
+    record = {
+        "attack": attack,
+        "alpha": alpha,
+        "seed": seed,
+        "subset_size": subset_size,
+        "mi_sy_before": discrete_mutual_information(s, y),
+        "mi_sy_after": discrete_mutual_information(s[selection.rows], selection.labels),
+        "mi_xy_before": target,
+        "mi_xy_after": mi_xy_of(terms.iloc[selection.rows], selection.labels),
+        "mi_xy_target": target,
+        "mi_xy_tolerance": tolerance * abs(target),
+        "flipped": int(flipped.sum()),
+        "seconds": seconds,
+        **{k: v for k, v in selection.info.items() if k not in ("seconds", "mi_xy", "flipped")},
+    }
+    return selection, record
+
+
+def select(
+    attack: str,
+    pool: pd.DataFrame,
+    schema: TableSchema,
+    terms: pd.DataFrame,
+    **settings: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The sharer's subset of a tabular ``pool`` for ``attack`` (``settings``: those of
+    :func:`select_rows`).
+
+    Returns ``(rows, table, record)``: the chosen ``row_id`` values with their (possibly flipped)
+    labels, the subset as a training table, and the record of :func:`select_rows`.
+    """
+    if not terms.index.equals(pool.index):
+        raise DataError("MINE row terms do not belong to this pool (row ids differ)")
+    y = schema.labels(pool).astype(np.int64)
+    selection, record = select_rows(attack, schema.groups(pool), y, terms, **settings)
     chosen = pool.iloc[selection.rows]
     categories = list(chosen[schema.label].cat.categories)
     negative = next(c for c in categories if c != schema.positive)
@@ -151,21 +196,6 @@ def select(
     rows = pd.DataFrame(
         {schema.label: labels, "flipped": selection.labels != y[selection.rows]}, index=chosen.index
     )
-    record = {
-        "attack": attack,
-        "alpha": alpha,
-        "seed": seed,
-        "subset_size": subset_size,
-        "mi_sy_before": discrete_mutual_information(s, y),
-        "mi_sy_after": discrete_mutual_information(s[selection.rows], selection.labels),
-        "mi_xy_before": target,
-        "mi_xy_after": mi_xy_of(terms.iloc[selection.rows], selection.labels),
-        "mi_xy_target": target,
-        "mi_xy_tolerance": tolerance * target,
-        "flipped": int(rows["flipped"].sum()),
-        "seconds": seconds,
-        **{k: v for k, v in selection.info.items() if k not in ("seconds", "mi_xy", "flipped")},
-    }
     return rows, table, record
 
 

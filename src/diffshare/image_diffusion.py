@@ -26,18 +26,13 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from diffusers import (
-    DDIMScheduler,
-    DDPMScheduler,
-    DPMSolverMultistepScheduler,
-    EDMDPMSolverMultistepScheduler,
-    EDMEulerScheduler,
-    UNet2DModel,
-)
+
+if TYPE_CHECKING:
+    import diffusers
 
 from diffshare.errors import ConfigError, DataError, DiffshareError
 from diffshare.io import atomic_path, read_model_config, write_model_config
@@ -115,10 +110,12 @@ class ImageDiffusion:
         self.unet_ = self._unet().to(self.device)
 
     # -- model -------------------------------------------------------------------------------
-    def _unet(self) -> UNet2DModel:
+    def _unet(self) -> diffusers.UNet2DModel:
+        import diffusers  # imported when needed: it takes seconds
+
         c = self.config
         levels = range(len(c.channel_mults))
-        return UNet2DModel(
+        return diffusers.UNet2DModel(
             sample_size=self.image_size,
             in_channels=self.channels,
             out_channels=self.channels,
@@ -148,8 +145,10 @@ class ImageDiffusion:
     def _channels_last(self) -> bool:
         return self._cuda and self.config.channels_last
 
-    def _edm(self) -> EDMEulerScheduler:
-        return EDMEulerScheduler(sigma_data=self.config.sigma_data)
+    def _edm(self) -> diffusers.EDMEulerScheduler:
+        import diffusers  # imported when needed: it takes seconds
+
+        return diffusers.EDMEulerScheduler(sigma_data=self.config.sigma_data)
 
     # -- training ----------------------------------------------------------------------------
     def _to_tensor(self, images: np.ndarray) -> torch.Tensor:
@@ -190,6 +189,8 @@ class ImageDiffusion:
         return torch.mean(weight * (denoised - x0) ** 2)
 
     def fit(self, images: np.ndarray, labels: np.ndarray) -> ImageDiffusion:
+        import diffusers  # imported when needed: it takes seconds
+
         labels = np.asarray(labels, dtype=np.int64)
         if len(labels) != len(images) or labels.min() < 0 or labels.max() >= self.num_classes:
             raise DataError(f"labels must be {len(images)} integers in 0..{self.num_classes - 1}")
@@ -199,7 +200,7 @@ class ImageDiffusion:
         if self._channels_last:
             self.unet_ = self.unet_.to(memory_format=torch.channels_last)
         self.ema_ = copy.deepcopy(self.unet_).eval().requires_grad_(False)
-        self.scheduler_ = DDPMScheduler(
+        self.scheduler_ = diffusers.DDPMScheduler(
             num_train_timesteps=c.num_train_timesteps, beta_schedule=c.beta_schedule
         )
         x_all = self._to_tensor(images).to(self.device)
@@ -275,6 +276,8 @@ class ImageDiffusion:
 
     # -- sampling ----------------------------------------------------------------------------
     def _sampler(self, sampler: str):
+        import diffusers  # imported when needed: it takes seconds
+
         if sampler not in SAMPLERS[self.config.family]:
             raise ConfigError(
                 f"sampler {sampler!r} does not fit family {self.config.family!r}; "
@@ -283,16 +286,16 @@ class ImageDiffusion:
         if self.config.family == "edm":
             if sampler == "euler":
                 return self._edm()
-            return EDMDPMSolverMultistepScheduler(sigma_data=self.config.sigma_data)
+            return diffusers.EDMDPMSolverMultistepScheduler(sigma_data=self.config.sigma_data)
         schedule = {
             "num_train_timesteps": self.config.num_train_timesteps,
             "beta_schedule": self.config.beta_schedule,
         }
         if sampler == "ddpm":
-            return DDPMScheduler(**schedule)
+            return diffusers.DDPMScheduler(**schedule)
         if sampler == "ddim":
-            return DDIMScheduler(**schedule)
-        return DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", **schedule)
+            return diffusers.DDIMScheduler(**schedule)
+        return diffusers.DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", **schedule)
 
     @torch.no_grad()
     def sample(
@@ -305,15 +308,22 @@ class ImageDiffusion:
         guidance_scale: float | None = None,
         batch_size: int = 500,
         seed: int = 0,
+        unconditional: bool = False,
     ) -> np.ndarray:
         """``n`` uint8 images ``(n, size, size, channels)`` of the given classes (uniform over
         classes by default). The default sampler is the family's first, with as many steps as
-        training (``ddpm``) or 50."""
+        training (``ddpm``) or 50. ``unconditional``: draw from the model's null class (which
+        classifier-free training fits to the whole training distribution), without guidance;
+        ``labels`` must then be None."""
         model = getattr(self, "ema_", self.unet_).eval()
         sampler = sampler or SAMPLERS[self.config.family][0]
         scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
         generator = torch.Generator(device=self.device).manual_seed(int(seed))
-        if labels is None:
+        if unconditional:
+            if labels is not None:
+                raise DataError("unconditional sampling takes no labels")
+            labels = np.full(n, self.num_classes, dtype=np.int64)
+        elif labels is None:
             labels = (
                 torch.randint(0, self.num_classes, (n,), generator=generator, device=self.device)
                 .cpu()
@@ -338,17 +348,23 @@ class ImageDiffusion:
         x = torch.randn(shape, generator=generator, device=self.device)
         x = x * scheduler.init_noise_sigma
         null = torch.full_like(y, self.num_classes)
+        guide = bool((y != null).any())  # all-null labels: the unconditional model, unguided
         for t in scheduler.timesteps:
             model_input = scheduler.scale_model_input(x, t)
+            if guide:
+                model_input, labels = torch.cat([model_input, model_input]), torch.cat([y, null])
+            else:
+                labels = null
             with self._autocast():
-                both = model(
-                    torch.cat([model_input, model_input]),
-                    t.expand(2 * len(y)) if t.ndim == 0 else t,
-                    class_labels=torch.cat([y, null]),
+                output = model(
+                    model_input,
+                    t.expand(len(model_input)) if t.ndim == 0 else t,
+                    class_labels=labels,
                 ).sample.float()
-            conditional, unconditional = both.chunk(2)
-            guided = unconditional + scale * (conditional - unconditional)
-            x = scheduler.step(guided, t, x, generator=generator).prev_sample
+            if guide:
+                conditional, unconditional = output.chunk(2)
+                output = unconditional + scale * (conditional - unconditional)
+            x = scheduler.step(output, t, x, generator=generator).prev_sample
         images = x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
         return images.permute(0, 2, 3, 1).cpu().numpy()
 
@@ -373,6 +389,8 @@ class ImageDiffusion:
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> ImageDiffusion:
+        import diffusers  # imported when needed: it takes seconds
+
         description: dict[str, Any] = read_model_config(
             folder, FORMAT, ("unet/config.json",), "an image diffusion model"
         )
@@ -384,5 +402,6 @@ class ImageDiffusion:
             seed=description["seed"],
             device=device,
         )
-        model.unet_ = UNet2DModel.from_pretrained(Path(folder) / "unet").to(model.device).eval()
+        unet = diffusers.UNet2DModel.from_pretrained(Path(folder) / "unet")
+        model.unet_ = unet.to(model.device).eval()
         return model

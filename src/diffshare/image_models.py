@@ -14,7 +14,9 @@ Both take uint8 images ``(n, 32, 32, channels)`` like :mod:`diffshare.images` pr
 from __future__ import annotations
 
 import logging
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,8 +24,11 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from diffshare.errors import DataError, DiffshareError
+from diffshare.io import atomic_path, read_model_config, write_model_config
 
 log = logging.getLogger(__name__)
+
+SNGAN_FORMAT = "diffshare-sngan"
 
 
 def _device(device: str) -> torch.device:
@@ -58,7 +63,8 @@ class _Cnn(nn.Module):
 
 
 class CnnClassifier:
-    """Fit on uint8 images and integer labels; ``predict_proba``, ``predict``, ``features``."""
+    """Fit on uint8 images and integer labels; ``predict_proba``, ``predict``, ``features``.
+    ``balanced`` weighs the loss so that every class counts as much (for rare properties)."""
 
     def __init__(
         self,
@@ -66,10 +72,12 @@ class CnnClassifier:
         epochs: int = 40,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
+        balanced: bool = False,
         seed: int = 0,
         device: str = "auto",
     ):
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
+        self.balanced = balanced
         self.seed, self.device = int(seed), _device(device)
 
     def fit(self, images: np.ndarray, labels: np.ndarray) -> CnnClassifier:
@@ -83,6 +91,10 @@ class CnnClassifier:
         x, y = to_tensor(images), torch.as_tensor(np.searchsorted(self.classes_, labels))
         self.model_ = _Cnn(x.shape[1], len(self.classes_), x.shape[-1]).to(self.device)
         optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate)
+        weight = None
+        if self.balanced:  # each class weighs as much in the loss, however rare
+            counts = torch.bincount(y, minlength=len(self.classes_)).float()
+            weight = (counts.sum() / (len(counts) * counts)).to(self.device)
         generator = torch.Generator().manual_seed(self.seed)
         start = time.perf_counter()
         self.model_.train()
@@ -91,7 +103,7 @@ class CnnClassifier:
             for begin in range(0, len(x), self.batch_size):
                 rows = order[begin : begin + self.batch_size]
                 logits = self.model_(x[rows].to(self.device))
-                loss = nn.functional.cross_entropy(logits, y[rows].to(self.device))
+                loss = nn.functional.cross_entropy(logits, y[rows].to(self.device), weight=weight)
                 if not torch.isfinite(loss):
                     raise DiffshareError("CNN training loss is not finite")
                 optimizer.zero_grad(set_to_none=True)
@@ -225,3 +237,41 @@ class Sngan:
             z = torch.randn(min(1024, n - begin), self.latent, generator=rng).to(self.device)
             out.append(self.generator_(z).clamp(-1, 1).add(1).mul(127.5).round().byte().cpu())
         return torch.cat(out).permute(0, 2, 3, 1).numpy()
+
+    def save(self, folder: str | os.PathLike) -> None:
+        """``generator.safetensors`` (the generator's weights and batch-norm statistics) and
+        ``config.json``; the discriminator is not needed to sample and is not kept."""
+        from safetensors.torch import save_file
+
+        if not hasattr(self, "generator_"):
+            raise DiffshareError("the GAN is not fitted")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.generator_.state_dict().items()}
+        with atomic_path(folder / "generator.safetensors") as tmp:
+            save_file(state, str(tmp))
+        settings = {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "latent": self.latent,
+            "width": self.width,
+            "learning_rate": self.learning_rate,
+            "seed": self.seed,
+        }
+        write_model_config(
+            folder, {"format": SNGAN_FORMAT, "settings": settings, "channels": self.channels_}
+        )
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, device: str = "auto") -> Sngan:
+        from safetensors.torch import load_file
+
+        description = read_model_config(
+            folder, SNGAN_FORMAT, ("generator.safetensors",), "an SNGAN model"
+        )
+        model = cls(**description["settings"], device=device)
+        model.channels_ = int(description["channels"])
+        model.generator_ = _Generator(model.latent, model.channels_, model.width)
+        model.generator_.load_state_dict(load_file(str(Path(folder) / "generator.safetensors")))
+        model.generator_.to(model.device).eval()
+        return model

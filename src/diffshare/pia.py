@@ -41,6 +41,8 @@ from diffshare.errors import ConfigError, DataError
 log = logging.getLogger(__name__)
 
 ATTACKS = ("column", "aux", "aux_corrected")
+#: Attacks on images: no property column, and CLIP zero-shot when its weights are given.
+IMAGE_ATTACKS = ("aux", "aux_corrected", "zero_shot")
 
 #: Leading columns of results/pia/{dataset}.csv, in order.
 PIA_COLUMNS = [
@@ -281,19 +283,33 @@ def estimate_property(
             fpr,
             len(held_rows),
         )
+    return attack_estimates(indicators, attacks, queries, repeats, record), record
+
+
+def attack_estimates(
+    indicators: Mapping[str, np.ndarray],
+    attacks: Sequence[str],
+    queries: Sequence[int],
+    repeats: int,
+    rates: Mapping[str, Any],
+) -> pd.DataFrame:
+    """One estimate per attack, query count and repeat from per-sample property indicators
+    (``indicators[attack]``; ``aux_corrected`` reads ``aux`` and corrects it with
+    ``rates["tpr"]`` and ``rates["fpr"]``). Columns ``attack, n_queries, repeat, estimate``."""
     rows = []
     for attack in attacks:
+        source = "aux" if attack == "aux_corrected" else attack
+        if source not in indicators:
+            raise DataError(f"no property indicators for attack {attack!r}")
         for n in queries:
-            values = batch_estimates(
-                indicators["aux" if attack != "column" else "column"], int(n), repeats
-            )
+            values = batch_estimates(indicators[source], int(n), repeats)
             if attack == "aux_corrected":
-                values = correct(values, record["tpr"], record["fpr"])
+                values = correct(values, rates["tpr"], rates["fpr"])
             rows += [
                 {"attack": attack, "n_queries": int(n), "repeat": r, "estimate": float(v)}
                 for r, v in enumerate(values)
             ]
-    return pd.DataFrame.from_records(rows), record
+    return pd.DataFrame.from_records(rows)
 
 
 def pia_table(estimates: pd.DataFrame, delta: float = 0.05) -> pd.DataFrame:
@@ -330,7 +346,7 @@ def plot_pia(table: pd.DataFrame, path: str) -> None:
 
     from diffshare.io import atomic_path
 
-    attacks = [a for a in ATTACKS if a in set(table["attack"])]
+    attacks = [a for a in (*ATTACKS, "zero_shot") if a in set(table["attack"])]
     if not attacks:
         raise DataError("the PIA table has no rows to plot")
     n = int(table["n_queries"].max())

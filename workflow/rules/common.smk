@@ -3,7 +3,15 @@ import os
 
 from snakemake.utils import validate
 
-from diffshare.config import canonical, check_config, dataset_config, pia_property
+from diffshare.config import (
+    canonical,
+    check_config,
+    dataset_config,
+    dataset_kind,
+    image_dataset_config,
+    image_pia_prompts,
+    pia_property,
+)
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
@@ -106,7 +114,8 @@ def fpa_subsets():
 
 
 def fpa_metrics(wildcards):
-    dataset_entry(wildcards)
+    if dataset_kind(config, wildcards.dataset) == "image":
+        return image_fpa_metrics(wildcards)
     return expand(
         "results/downstream/{dataset}/synthetic/{subset}/classifier~{classifier}/seed~{seed}/metrics.json",
         dataset=wildcards.dataset,
@@ -117,6 +126,13 @@ def fpa_metrics(wildcards):
 
 
 def fpa_selections(wildcards):
+    if dataset_kind(config, wildcards.dataset) == "image":
+        return expand(
+            "results/images/{dataset}/subsets/{subset}/seed~{seed}/selection.json",
+            dataset=wildcards.dataset,
+            subset=image_fpa_subsets(),
+            seed=SEEDS,
+        )
     return expand(
         "results/subsets/{dataset}/{subset}/seed~{seed}/selection.json",
         dataset=wildcards.dataset,
@@ -193,6 +209,14 @@ def pia_estimates(wildcards):
     pia_property(
         config, wildcards.dataset
     )  # no property configured: stop with its name
+    if dataset_kind(config, wildcards.dataset) == "image":
+        return expand(
+            "results/images/{dataset}/pia/{generator}/ratio~{ratio}/seed~{seed}/estimates.parquet",
+            dataset=wildcards.dataset,
+            generator=config["image"]["pia"]["generators"],
+            ratio=[f"{ratio:g}" for ratio in config["image"]["pia"]["ratios"]],
+            seed=pia_seeds(),
+        )
     return expand(
         "results/pia/estimates/{dataset}/{generator}/ratio~{ratio}/seed~{seed}/estimates.parquet",
         dataset=wildcards.dataset,
@@ -202,20 +226,149 @@ def pia_estimates(wildcards):
     )
 
 
+def pia_reference(wildcards):
+    """The generator the PIA log compares the others against: the first one listed."""
+    if dataset_kind(config, wildcards.dataset) == "image":
+        return config["image"]["pia"]["generators"][0]
+    return config["pia"]["generators"][0]
+
+
 def default_targets():
-    """Every table and figure of every dataset in run.datasets (PIA where a property is set)."""
+    """Every table and figure of every dataset in run.datasets: for tables all of them (PIA
+    where a property is set); for images FPA where a sensitive attribute is set, and PIA.
+    """
+    datasets = config["run"]["datasets"]
+    tabular = [d for d in datasets if dataset_kind(config, d) == "tabular"]
+    images = [d for d in datasets if dataset_kind(config, d) == "image"]
+    fpa_images = [
+        d
+        for d in images
+        if image_dataset_config(config, d).get("sensitive") is not None
+    ]
     targets = expand(
-        [
-            "results/baseline/{dataset}.csv",
-            "results/utility/{dataset}.csv",
-            "results/fpa/{dataset}.csv",
-            "results/fpa/{dataset}.png",
-        ],
-        dataset=config["run"]["datasets"],
+        ["results/baseline/{dataset}.csv", "results/utility/{dataset}.csv"],
+        dataset=tabular,
+    )
+    targets += expand(
+        ["results/fpa/{dataset}.csv", "results/fpa/{dataset}.png"],
+        dataset=tabular + fpa_images,
     )
     return targets + expand(
         ["results/pia/{dataset}.csv", "results/pia/{dataset}.png"],
-        dataset=[
-            d for d in config["run"]["datasets"] if d in config["pia"]["properties"]
-        ],
+        dataset=[d for d in datasets if d in config["pia"]["properties"]],
+    )
+
+
+# -- the image track -------------------------------------------------------------------------
+
+
+def image_entry(wildcards):
+    """The entry image_datasets.<dataset>; an unknown name stops the run."""
+    return image_dataset_config(config, wildcards.dataset)
+
+
+def image_params(wildcards):
+    entry = image_entry(wildcards)
+    entry.pop("description", None)
+    return canonical(entry)
+
+
+def image_raw_files(wildcards):
+    """The bundled file an image dataset is read from (none when it reads a folder)."""
+    entry = image_entry(wildcards)
+    if entry.get("folder") is None and entry.get("file"):
+        return [os.path.join(ROOT, entry["file"]["path"])]
+    return []
+
+
+def image_feature_params(wildcards):
+    return canonical(config["image"]["features"])
+
+
+def image_mine_params(wildcards):
+    """MINE settings of `fpa.mine` (include_sensitive is a tabular choice: features are images)."""
+    mine = dict(config["fpa"]["mine"])
+    mine.pop("include_sensitive", None)
+    return canonical(mine)
+
+
+def image_subset(wildcards):
+    """The sharer's images a shared model is trained on (full: the whole pool)."""
+    if wildcards.subset == "full":
+        return f"results/images/{wildcards.dataset}/train.npz"
+    return f"results/images/{wildcards.dataset}/subsets/{wildcards.subset}/seed~{wildcards.seed}/images.npz"
+
+
+def image_generator_params(wildcards):
+    image = config["image"]
+    return canonical({"diffusion": image["diffusion"], "sngan": image["sngan"]})
+
+
+def image_sampling_params(wildcards):
+    """PIA sets (ratio~) are sampled unconditionally, one disjoint batch per repeat of the
+    largest query; FPA subsets conditionally, balanced over y."""
+    image = config["image"]
+    if wildcards.subset.startswith("ratio~"):
+        n = max(image["pia"]["queries"]) * image["pia"]["repeats"]
+        conditional = False
+    else:
+        n, conditional = image["fpa"]["n_synthetic"], True
+    return canonical(
+        {"n": n, "conditional": conditional, "samplers": image["samplers"]}
+    )
+
+
+def image_training_set(wildcards):
+    """The receiver's training images: `real` (the pool) or `synthetic/<subset>` (samples of
+    the image.fpa.generator model trained on that subset with the same seed)."""
+    if wildcards.source == "real":
+        return f"results/images/{wildcards.dataset}/train.npz"
+    subset = wildcards.source.removeprefix("synthetic/")
+    generator = config["image"]["fpa"]["generator"]
+    return f"results/images/{wildcards.dataset}/samples/{generator}/{subset}/seed~{wildcards.seed}/samples.npz"
+
+
+def image_fpa_subsets():
+    subsets = ["attack~none/alpha~0"]
+    for attack in config["image"]["fpa"]["attacks"]:
+        subsets += [
+            f"attack~{attack}/alpha~{alpha:g}"
+            for alpha in config["image"]["fpa"]["alphas"]
+        ]
+    return subsets
+
+
+def image_fpa_metrics(wildcards):
+    if image_entry(wildcards).get("sensitive") is None:
+        raise ValueError(
+            f"fairness poisoning on {wildcards.dataset!r} needs a sensitive attribute: set "
+            f"image_datasets.{wildcards.dataset}.sensitive"
+        )
+    return expand(
+        "results/images/{dataset}/downstream/synthetic/{subset}/classifier~cnn/seed~{seed}/metrics.json",
+        dataset=wildcards.dataset,
+        subset=image_fpa_subsets(),
+        seed=SEEDS,
+    )
+
+
+def image_property(wildcards):
+    return pia_property(config, wildcards.dataset)
+
+
+def image_pia_params(wildcards):
+    pia = config["image"]["pia"]
+    discriminator = dict(pia["discriminator"])
+    holdout = discriminator.pop("holdout")
+    return canonical(
+        {
+            "property": pia_property(config, wildcards.dataset),
+            "attacks": pia["attacks"],
+            "queries": pia["queries"],
+            "repeats": pia["repeats"],
+            "cnn": discriminator,
+            "holdout": holdout,
+            "clip": config["image"]["features"]["clip"],
+            "prompts": image_pia_prompts(config, wildcards.dataset),
+        }
     )

@@ -55,6 +55,7 @@ rule pia:
         CONDA_ENV
     params:
         delta=config["pia"]["delta"],
+        reference=pia_reference,
     script:
         "../scripts/pia_table.py"
 

@@ -7,5 +7,6 @@ from diffshare.pia import generator_comparison, pia_table
 with log_to(snakemake.log[0]) as log:
     estimates = pd.concat([read_parquet(path) for path in snakemake.input], ignore_index=True)
     table = pia_table(estimates, delta=snakemake.params.delta)
-    log.info("abs_error at the largest query count:\n%s", generator_comparison(table).to_string())
+    comparison = generator_comparison(table, snakemake.params.reference)
+    log.info("abs_error at the largest query count:\n%s", comparison.to_string())
     write_csv(table, snakemake.output[0])

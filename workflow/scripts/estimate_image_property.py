@@ -1,0 +1,35 @@
+import torch
+
+from diffshare.image_track import estimate_image_property
+from diffshare.images import ImageSet
+from diffshare.io import read_json, write_json, write_parquet
+from diffshare.logs import log_to
+from diffshare.pia import Property
+
+with log_to(snakemake.log[0]) as log:
+    torch.set_num_threads(snakemake.threads)
+    settings = snakemake.params.pia
+    estimates, record = estimate_image_property(
+        ImageSet.load(snakemake.input.samples),
+        ImageSet.load(snakemake.input.auxiliary),
+        Property.from_config(settings["property"]),
+        attacks=settings["attacks"],
+        queries=settings["queries"],
+        repeats=settings["repeats"],
+        cnn=settings["cnn"],
+        holdout=settings["holdout"],
+        clip=settings["clip"],
+        prompts=settings["prompts"],
+        seed=int(snakemake.wildcards.seed),
+        device=snakemake.params.device,
+    )
+    keys = {
+        "dataset": snakemake.wildcards.dataset,
+        "generator": snakemake.wildcards.generator,
+        "true_ratio": read_json(snakemake.input.subset)["true_ratio"],
+        "seed": int(snakemake.wildcards.seed),
+    }
+    estimates = estimates.assign(**keys)
+    log.info("%s", record)
+    write_parquet(estimates, snakemake.output.estimates)
+    write_json({**keys, **record}, snakemake.output.record)
