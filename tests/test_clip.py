@@ -161,3 +161,34 @@ def test_zero_shot_separates_colours_with_real_weights():
     images[4:, ..., 2] = 220  # blue
     probabilities = ClipEncoder(folder).zero_shot(images, ["a red square", "a blue square"])
     np.testing.assert_array_equal(probabilities.argmax(axis=1), [0] * 4 + [1] * 4)
+
+
+def test_image_track_uses_clip_for_features_discriminator_and_zero_shot(weights):
+    """The image track's CLIP paths with the tiny checkpoint: MINE features from the image
+    encoder, a logistic-regression discriminator on them, and zero-shot prompts."""
+    from diffshare.image_track import estimate_image_property, image_features
+    from diffshare.images import ImageSet
+    from diffshare.pia import Property
+
+    rng = np.random.default_rng(0)
+    digits = np.repeat(np.arange(10), 12)
+    pool = ImageSet(random_images(120, 1, size=32), {"digit": digits, "y": (digits >= 5) * 1})
+    pool_features, test_features, record = image_features(pool, pool, clip=str(weights))
+    assert pool_features.shape == (120, 16) and record["extractor"] == "clip"
+    assert np.allclose(np.linalg.norm(test_features, axis=1), 1.0, atol=1e-5)
+    samples = ImageSet(pool.images[rng.permutation(120)])
+    estimates, record = estimate_image_property(
+        samples,
+        pool,
+        Property("digit", "0"),
+        attacks=["aux", "zero_shot"],
+        queries=[20],
+        repeats=3,
+        cnn={},
+        clip=str(weights),
+        prompts=["a photo of the digit zero", "a photo of another digit"],
+        seed=0,
+    )
+    assert record["discriminator"] == "clip+logreg" and 0 <= record["fpr"] <= 1
+    assert set(estimates["attack"]) == {"aux", "zero_shot"} and len(estimates) == 6
+    assert estimates["estimate"].between(0, 1).all()
