@@ -206,10 +206,10 @@ def pia_estimate_params(wildcards):
 
 
 def pia_estimates(wildcards):
-    pia_property(
-        config, wildcards.dataset
-    )  # no property configured: stop with its name
-    if dataset_kind(config, wildcards.dataset) == "image":
+    # An unknown dataset, then a dataset without a property, stops the run naming it.
+    kind = dataset_kind(config, wildcards.dataset)
+    pia_property(config, wildcards.dataset)
+    if kind == "image":
         return expand(
             "results/images/{dataset}/pia/{generator}/ratio~{ratio}/seed~{seed}/estimates.parquet",
             dataset=wildcards.dataset,
