@@ -52,7 +52,7 @@ from diffshare.pia import (
     IMAGE_ATTACKS,
     Property,
     attack_estimates,
-    discriminator_rates,
+    discriminator_record,
     ratio_subset,
 )
 
@@ -472,24 +472,9 @@ def estimate_image_property(
             held = network.predict(auxiliary.images[held_rows])
             predicted = network.predict(samples.images)
             kind = "cnn"
-        tpr, fpr = discriminator_rates(truth[held_rows], held)
         indicators["aux"] = np.asarray(predicted, dtype=np.int8)
-        record.update(
-            discriminator=kind,
-            tpr=tpr,
-            fpr=fpr,
-            n_auxiliary_fit=int(len(fit_rows)),
-            n_auxiliary_holdout=int(len(held_rows)),
-            auxiliary_ratio=float(truth.mean()),
-            seconds=time.perf_counter() - start,
-        )
-        log.info(
-            "discriminator %s: TPR %.4f, FPR %.4f on %d held-out images",
-            kind,
-            tpr,
-            fpr,
-            len(held_rows),
-        )
+        record["discriminator"] = kind
+        record.update(discriminator_record(kind, truth, fit_rows, held_rows, held, start))
     if "zero_shot" in attacks:
         probabilities = encoder.zero_shot(samples.images, list(prompts))
         indicators["zero_shot"] = (probabilities.argmax(axis=1) == 0).astype(np.int8)

@@ -179,6 +179,30 @@ def discriminator_rates(truth: np.ndarray, predicted: np.ndarray) -> tuple[float
     return float(predicted[truth].mean()), float(predicted[~truth].mean())
 
 
+def discriminator_record(
+    name: str,
+    truth: np.ndarray,
+    fit_rows: np.ndarray,
+    held_rows: np.ndarray,
+    held_predicted: np.ndarray,
+    start: float,
+) -> dict[str, Any]:
+    """TPR and FPR of a property discriminator on the held-out auxiliary rows, with the row
+    counts, the auxiliary share and the seconds since ``start`` (logged too)."""
+    tpr, fpr = discriminator_rates(truth[held_rows], held_predicted)
+    log.info(
+        "discriminator %s: TPR %.4f, FPR %.4f on %d held-out rows", name, tpr, fpr, len(held_rows)
+    )
+    return {
+        "tpr": tpr,
+        "fpr": fpr,
+        "n_auxiliary_fit": int(len(fit_rows)),
+        "n_auxiliary_holdout": int(len(held_rows)),
+        "auxiliary_ratio": float(np.mean(truth)),
+        "seconds": time.perf_counter() - start,
+    }
+
+
 def correct(estimates: np.ndarray, tpr: float, fpr: float) -> np.ndarray:
     """``(p_hat - FPR) / (TPR - FPR)`` clipped to [0, 1]: what a discriminator with these rates
     would report on data whose true share is the result."""
@@ -260,28 +284,16 @@ def estimate_property(
             _as_categories(auxiliary.iloc[fit_rows], schema, target.categorical), truth[fit_rows]
         )
         held = _as_categories(auxiliary.iloc[held_rows], schema, target.categorical)
-        tpr, fpr = discriminator_rates(truth[held_rows], model.predict(held))
+        held_predicted = model.predict(held)
         features = target.feature_columns()
         missing = [c for c in features if c not in samples.columns]
         if missing:
             raise DataError(f"the samples lack the discriminator's input columns {missing}")
         predicted = model.predict(_as_categories(samples[features], schema, target.categorical))
         indicators["aux"] = np.asarray(predicted, dtype=np.int8)
+        record["classifier"] = classifier
         record.update(
-            classifier=classifier,
-            tpr=tpr,
-            fpr=fpr,
-            n_auxiliary_fit=int(len(fit_rows)),
-            n_auxiliary_holdout=int(len(held_rows)),
-            auxiliary_ratio=float(truth.mean()),
-            seconds=time.perf_counter() - start,
-        )
-        log.info(
-            "discriminator %s: TPR %.4f, FPR %.4f on %d held-out rows",
-            classifier,
-            tpr,
-            fpr,
-            len(held_rows),
+            discriminator_record(classifier, truth, fit_rows, held_rows, held_predicted, start)
         )
     return attack_estimates(indicators, attacks, queries, repeats, record), record
 
