@@ -146,7 +146,7 @@ class DatasetSpec:
         try:
             files = {
                 role: DataFile(
-                    path=_resolve(item["path"], base_dir),
+                    path=resolve_path(item["path"], base_dir),
                     sha256=item.get("sha256"),
                     skip_rows=int(item.get("skip_rows", 0)),
                 )
@@ -239,7 +239,8 @@ class DatasetSpec:
                 raise ConfigError(f"{where}: max_rows.{split} must be at least 2, got {limit}")
 
 
-def _resolve(path: str | Path, base_dir: str | Path) -> Path:
+def resolve_path(path: str | Path, base_dir: str | Path) -> Path:
+    """``path`` as it is when absolute, else taken from ``base_dir`` (the workflow root)."""
     path = Path(path)
     return path if path.is_absolute() else Path(base_dir) / path
 

@@ -34,6 +34,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
+from diffshare.datasets import resolve_path
 from diffshare.errors import ConfigError, DataError
 from diffshare.fpa import mine_terms, select_rows
 from diffshare.image_diffusion import FORMAT as DIFFUSION_FORMAT
@@ -70,11 +71,6 @@ SOURCE_ATTRIBUTES = {
 
 
 # -- data ------------------------------------------------------------------------------------
-def _resolve(path: str | Path, root: str | Path) -> Path:
-    path = Path(path)
-    return path if path.is_absolute() else Path(root) / path
-
-
 def _split(images: ImageSet, test_fraction: float, seed: int) -> tuple[ImageSet, ImageSet]:
     if not 0.0 < test_fraction < 1.0:
         raise ConfigError(f"test_fraction must be in (0, 1), got {test_fraction}")
@@ -108,7 +104,7 @@ def prepare_images(
     limits = entry.get("max_images") or {}
     folder = entry.get("folder")
     if folder is not None:
-        folder = _resolve(folder, root)
+        folder = resolve_path(folder, root)
         if not folder.is_dir():
             raise DataError(f"image_datasets.{name}.folder: {folder} is not a folder")
     elif source in ("celeba", "afad"):
@@ -121,7 +117,7 @@ def prepare_images(
             train, test = load_mnist_folder(folder, "train"), load_mnist_folder(folder, "test")
         else:
             bundled = entry["file"]
-            digits = read_mnist_csv(_resolve(bundled["path"], root), bundled.get("sha256"))
+            digits = read_mnist_csv(resolve_path(bundled["path"], root), bundled.get("sha256"))
             train, test = _split(digits, float(entry.get("test_fraction", 0.2)), seed)
         for images in (train, test):
             images.attributes["y"] = (images.attributes["digit"] >= 5).astype(np.int64)
