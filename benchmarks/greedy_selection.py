@@ -21,9 +21,9 @@ import yaml
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from diffshare.datasets import DatasetSpec, prepare
-from diffshare.mutual_information import MineEstimator, discrete_mutual_information
-from diffshare.poisoning import cells_by_gain, greedy_mutual_information
+from diffshare.attacks.fpa.mine import MineEstimator, discrete_mutual_information
+from diffshare.attacks.fpa.selection import cells_by_gain, greedy_mutual_information
+from diffshare.data.tabular import DatasetSpec, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 

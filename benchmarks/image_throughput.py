@@ -22,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from diffshare.image_diffusion import ImageDiffusion, ImageDiffusionConfig
+from diffshare.generators.image_diffusion import ImageDiffusion, ImageDiffusionConfig
 
 PAPER = {"base_channels": 64, "channel_mults": [1, 2, 4, 8], "attention_levels": [1]}
 

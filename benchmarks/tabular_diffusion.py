@@ -16,11 +16,11 @@ from pathlib import Path
 
 import yaml
 
-from diffshare.datasets import DatasetSpec, prepare
-from diffshare.downstream import train_and_predict
-from diffshare.fairness import evaluate
-from diffshare.fidelity import fidelity_record
-from diffshare.tabular_diffusion import TabularDiffusion, TabularDiffusionConfig
+from diffshare.data.tabular import DatasetSpec, prepare
+from diffshare.evaluation.fairness import evaluate
+from diffshare.evaluation.fidelity import fidelity_record
+from diffshare.generators.tabddpm import TabularDiffusion, TabularDiffusionConfig
+from diffshare.receivers.tabular import train_and_predict
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_SECONDS = 300.0

@@ -1,4 +1,4 @@
-"""diffshare.clip on a tiny random CLIP checkpoint built offline in a temporary folder.
+"""diffshare.receivers.clip on a tiny random CLIP checkpoint built offline in a temporary folder.
 
 Set DIFFSHARE_CLIP_WEIGHTS to a folder holding a real CLIP checkpoint (saved with
 save_pretrained, e.g. openai/clip-vit-base-patch32) to also check that zero-shot
@@ -17,8 +17,8 @@ import pytest
 transformers = pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
-from diffshare.clip import ClipEncoder  # noqa: E402
 from diffshare.errors import ConfigError, DataError  # noqa: E402
+from diffshare.receivers.clip import ClipEncoder  # noqa: E402
 
 PROMPTS = ["a photo of a cat", "a photo of a dog", "a digit"]
 
@@ -166,9 +166,9 @@ def test_zero_shot_separates_colours_with_real_weights():
 def test_image_track_uses_clip_for_features_discriminator_and_zero_shot(weights):
     """The image track's CLIP paths with the tiny checkpoint: MINE features from the image
     encoder, a logistic-regression discriminator on them, and zero-shot prompts."""
-    from diffshare.image_track import estimate_image_property, image_features
-    from diffshare.images import ImageSet
-    from diffshare.pia import Property
+    from diffshare.attacks.pia.property import Property
+    from diffshare.data.images import ImageSet
+    from diffshare.tracks.image import estimate_image_property, image_features
 
     rng = np.random.default_rng(0)
     digits = np.repeat(np.arange(10), 12)

@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from diffshare.ctgan_generators import CtganGenerator
-from diffshare.datasets import DatasetSpec, prepare
+from diffshare.data.tabular import DatasetSpec, prepare
 from diffshare.errors import ConfigError, DataError
 from diffshare.generators import load_generator
+from diffshare.generators.ctgan import CtganGenerator
 
 
 @pytest.fixture(scope="module")

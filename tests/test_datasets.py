@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, write_gz
-from diffshare.datasets import MISSING_CATEGORY, DatasetSpec, TableSchema, prepare, summarize
+from diffshare.data.tabular import MISSING_CATEGORY, DatasetSpec, TableSchema, prepare, summarize
 from diffshare.errors import ConfigError, DataError
 
 

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from diffshare.datasets import DatasetSpec, prepare
-from diffshare.downstream import CLASSIFIERS, make_classifier, train_and_predict
+from diffshare.data.tabular import DatasetSpec, prepare
 from diffshare.errors import ConfigError, DataError
-from diffshare.fairness import evaluate
+from diffshare.evaluation.fairness import evaluate
+from diffshare.receivers.tabular import CLASSIFIERS, make_classifier, train_and_predict
 
 
 @pytest.fixture(scope="module")

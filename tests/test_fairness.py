@@ -8,7 +8,7 @@ from fairlearn.metrics import (
 )
 
 from diffshare.errors import DataError
-from diffshare.fairness import evaluate
+from diffshare.evaluation.fairness import evaluate
 
 
 def predictions(y_true, y_pred, s):

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from diffshare.datasets import TableSchema
-from diffshare.fidelity import column_distances, fidelity_record
+from diffshare.data.tabular import TableSchema
+from diffshare.evaluation.fidelity import column_distances, fidelity_record
 
 SCHEMA = TableSchema(
     numeric=["x"], categorical=["g"], label="y", positive="yes", sensitive="g", privileged="a"

@@ -3,9 +3,10 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from diffshare.datasets import DatasetSpec, prepare
+from diffshare.data.tabular import DatasetSpec, prepare
 from diffshare.errors import ConfigError
-from diffshare.fpa import fpa_table, mine_row_terms, select
+from diffshare.reporting.tables import fpa_table
+from diffshare.tracks.tabular import mine_row_terms, select
 
 
 @pytest.fixture(scope="module")

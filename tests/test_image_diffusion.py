@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from diffshare.errors import ConfigError, DataError
-from diffshare.image_diffusion import ImageDiffusion, ImageDiffusionConfig
+from diffshare.generators.image_diffusion import ImageDiffusion, ImageDiffusionConfig
 
 TINY = {
     "base_channels": 8,

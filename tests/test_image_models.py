@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import REPO
+from diffshare.data.images import read_mnist_csv
 from diffshare.errors import DataError
-from diffshare.image_models import CnnClassifier, Sngan
-from diffshare.images import read_mnist_csv
+from diffshare.generators.sngan import Sngan
+from diffshare.receivers.cnn import CnnClassifier
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,13 @@ import pytest
 import yaml
 
 from conftest import REPO
+from diffshare.attacks.pia.property import Property
 from diffshare.config import check_config
+from diffshare.data.images import ImageSet
 from diffshare.errors import ConfigError, DataError
-from diffshare.fairness import evaluate
-from diffshare.image_models import Sngan
-from diffshare.image_track import (
+from diffshare.evaluation.fairness import evaluate
+from diffshare.generators.sngan import Sngan
+from diffshare.tracks.image import (
     estimate_image_property,
     image_features,
     image_mine_terms,
@@ -22,8 +24,6 @@ from diffshare.image_track import (
     select_images,
     train_image_generator,
 )
-from diffshare.images import ImageSet
-from diffshare.pia import Property
 
 CATALOGUE = yaml.safe_load((REPO / "config/datasets.yaml").read_text())
 TINY_DIFFUSION = {

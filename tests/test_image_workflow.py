@@ -11,10 +11,10 @@ import yaml
 from PIL import Image
 
 from conftest import REPO, snakemake
-from diffshare.fairness import evaluate
-from diffshare.fpa import FPA_COLUMNS
-from diffshare.images import ImageSet
-from diffshare.pia import PIA_COLUMNS, hoeffding_eps
+from diffshare.attacks.pia.bounds import hoeffding_eps
+from diffshare.data.images import ImageSet
+from diffshare.evaluation.fairness import evaluate
+from diffshare.reporting.tables import FPA_COLUMNS, PIA_COLUMNS
 
 pytestmark = pytest.mark.workflow
 TINY = str(REPO / "config/tiny.yaml")

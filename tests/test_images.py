@@ -7,8 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
-from diffshare.errors import DataError
-from diffshare.images import (
+from diffshare.data.images import (
     ImageSet,
     colored_mnist,
     load_afad,
@@ -17,6 +16,7 @@ from diffshare.images import (
     read_idx,
     read_mnist_csv,
 )
+from diffshare.errors import DataError
 
 MNIST_CSV = REPO / "resources/data/mnist/mnist_5k.csv.gz"
 MNIST_SHA256 = "167bbe5fc3dfbce27f9a4c6c1814964f3367677ee226d9811d79cbd41fd5d053"

@@ -3,7 +3,7 @@
 import pytest
 
 from diffshare.errors import DataError
-from diffshare.job_benchmarks import BENCHMARK_COLUMNS, collect_benchmarks
+from diffshare.reporting.benchmarks import BENCHMARK_COLUMNS, collect_benchmarks
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

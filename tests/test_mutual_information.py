@@ -3,12 +3,12 @@ import pytest
 from scipy import integrate, stats
 from sklearn.metrics import mutual_info_score
 
-from diffshare.errors import DataError
-from diffshare.mutual_information import (
+from diffshare.attacks.fpa.mine import (
     DonskerVaradhanSums,
     MineEstimator,
     discrete_mutual_information,
 )
+from diffshare.errors import DataError
 
 
 def test_discrete_mutual_information_matches_scikit_learn():

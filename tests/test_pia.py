@@ -7,23 +7,14 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from diffshare.datasets import DatasetSpec, prepare
+from diffshare.attacks.pia.bounds import hoeffding_eps, hoeffding_queries
+from diffshare.attacks.pia.discriminator import discriminator_rates
+from diffshare.attacks.pia.estimate import batch_estimates, correct
+from diffshare.attacks.pia.property import Property, ratio_subset
+from diffshare.data.tabular import DatasetSpec, prepare
 from diffshare.errors import ConfigError, DataError
-from diffshare.pia import (
-    PIA_COLUMNS,
-    Property,
-    batch_estimates,
-    correct,
-    discriminator_rates,
-    estimate_property,
-    generator_comparison,
-    hoeffding_eps,
-    hoeffding_queries,
-    pia_table,
-    property_schema,
-    ratio_subset,
-    sharer_table,
-)
+from diffshare.reporting.tables import PIA_COLUMNS, generator_comparison, pia_table
+from diffshare.tracks.tabular import estimate_property, property_schema, sharer_table
 
 FEMALE = Property("sex", "Female")
 

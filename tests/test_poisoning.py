@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
+from diffshare.attacks.fpa.mine import MineEstimator, discrete_mutual_information
+from diffshare.attacks.fpa.selection import greedy_mutual_information, label_flip, random_subset
 from diffshare.errors import DataError
-from diffshare.mutual_information import MineEstimator, discrete_mutual_information
-from diffshare.poisoning import greedy_mutual_information, label_flip, random_subset
 
 
 @pytest.fixture(scope="module")

@@ -11,15 +11,15 @@ import pytest
 import torch
 
 from conftest import REPO
-from diffshare.datasets import DatasetSpec, TableSchema, prepare
+from diffshare.data.tabular import DatasetSpec, TableSchema, prepare
 from diffshare.errors import DiffshareError
-from diffshare.tabular_diffusion import (
+from diffshare.generators.tabddpm import (
     MultinomialDiffusion,
     TabularDiffusion,
     TabularDiffusionConfig,
     TrainingError,
 )
-from diffshare.transforms import QuantileNormal
+from diffshare.generators.transforms import QuantileNormal
 
 SMALL = dict(hidden_dims=[64, 64], embedding_dim=32, steps=60, batch_size=128, num_timesteps=20)
 
@@ -138,9 +138,9 @@ def test_invalid_settings_are_named():
 
 RESUME_SCRIPT = """
 import sys
-from diffshare.datasets import TableSchema
-from diffshare.io import read_json, read_parquet
-from diffshare.tabular_diffusion import TabularDiffusion, TabularDiffusionConfig
+from diffshare.data.tabular import TableSchema
+from diffshare.storage import read_json, read_parquet
+from diffshare.generators.tabddpm import TabularDiffusion, TabularDiffusionConfig
 config = TabularDiffusionConfig(**read_json(sys.argv[1]))
 model = TabularDiffusion(config, seed=0, checkpoint_dir=sys.argv[2], checkpoint_every=20)
 model.fit(read_parquet(sys.argv[3]), TableSchema.from_dict(read_json(sys.argv[4])))

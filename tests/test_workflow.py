@@ -7,11 +7,10 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake
-from diffshare.fairness import evaluate
-from diffshare.fpa import FPA_COLUMNS
-from diffshare.job_benchmarks import BENCHMARK_COLUMNS
-from diffshare.pia import PIA_COLUMNS, hoeffding_eps
-from diffshare.results import BASELINE_COLUMNS, UTILITY_COLUMNS
+from diffshare.attacks.pia.bounds import hoeffding_eps
+from diffshare.evaluation.fairness import evaluate
+from diffshare.reporting.benchmarks import BENCHMARK_COLUMNS
+from diffshare.reporting.tables import BASELINE_COLUMNS, FPA_COLUMNS, PIA_COLUMNS, UTILITY_COLUMNS
 
 pytestmark = pytest.mark.workflow
 TARGET = "results/baseline/adult.csv"

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from diffshare.datasets import DatasetSpec
+from diffshare.attacks.pia.property import Property
+from diffshare.data.tabular import DatasetSpec
 from diffshare.errors import ConfigError
-from diffshare.pia import Property
 
 
 def canonical(value: Any) -> Any:
@@ -127,7 +127,7 @@ def check_image_property(
 ) -> None:
     """An image property must name an attribute the dataset's source provides (CelebA's
     attributes are known only once its files are read)."""
-    from diffshare.image_track import SOURCE_ATTRIBUTES
+    from diffshare.tracks.image import SOURCE_ATTRIBUTES
 
     source = image_dataset_config(config, name).get("source")
     attributes = SOURCE_ATTRIBUTES.get(source)
@@ -140,7 +140,7 @@ def check_image_property(
 
 def check_image(config: Mapping[str, Any]) -> None:
     """The ``image`` section: samplers fit their family; zero_shot has CLIP weights."""
-    from diffshare.image_diffusion import SAMPLERS
+    from diffshare.generators.image_diffusion import SAMPLERS
 
     image = config.get("image") or {}
     for family, setting in (image.get("samplers") or {}).items():

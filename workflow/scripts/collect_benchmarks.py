@@ -1,6 +1,6 @@
-from diffshare.io import write_csv
-from diffshare.job_benchmarks import collect_benchmarks
 from diffshare.logs import log_to
+from diffshare.reporting.benchmarks import collect_benchmarks
+from diffshare.storage import write_csv
 
 with log_to(snakemake.log[0]) as log:
     table = collect_benchmarks(snakemake.params.folder)

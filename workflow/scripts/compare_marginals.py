@@ -1,7 +1,7 @@
-from diffshare.datasets import TableSchema
-from diffshare.fidelity import fidelity_record
-from diffshare.io import read_json, read_parquet, write_json
+from diffshare.data.tabular import TableSchema
+from diffshare.evaluation.fidelity import fidelity_record
 from diffshare.logs import log_to
+from diffshare.storage import read_json, read_parquet, write_json
 
 with log_to(snakemake.log[0]) as log:
     record = fidelity_record(

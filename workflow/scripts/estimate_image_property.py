@@ -1,10 +1,10 @@
 import torch
 
-from diffshare.image_track import estimate_image_property
-from diffshare.images import ImageSet
-from diffshare.io import read_json, write_json, write_parquet
+from diffshare.attacks.pia.property import Property
+from diffshare.data.images import ImageSet
 from diffshare.logs import log_to
-from diffshare.pia import Property
+from diffshare.storage import read_json, write_json, write_parquet
+from diffshare.tracks.image import estimate_image_property
 
 with log_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

@@ -1,7 +1,8 @@
-from diffshare.datasets import TableSchema
-from diffshare.io import read_json, read_parquet, write_json, write_parquet
+from diffshare.attacks.pia.property import Property
+from diffshare.data.tabular import TableSchema
 from diffshare.logs import log_to
-from diffshare.pia import Property, estimate_property
+from diffshare.storage import read_json, read_parquet, write_json, write_parquet
+from diffshare.tracks.tabular import estimate_property
 
 with log_to(snakemake.log[0]) as log:
     settings = snakemake.params.pia

@@ -1,9 +1,9 @@
 import pyarrow.parquet as pq
 
-from diffshare.fairness import evaluate
-from diffshare.io import read_parquet, write_json
+from diffshare.evaluation.fairness import evaluate
 from diffshare.logs import log_to
-from diffshare.results import metrics_record
+from diffshare.reporting.tables import metrics_record
+from diffshare.storage import read_parquet, write_json
 
 with log_to(snakemake.log[0]) as log:
     metrics = evaluate(read_parquet(snakemake.input.predictions))

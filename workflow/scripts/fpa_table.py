@@ -1,6 +1,6 @@
-from diffshare.fpa import fpa_table
-from diffshare.io import read_json, write_csv
 from diffshare.logs import log_to
+from diffshare.reporting.tables import fpa_table
+from diffshare.storage import read_json, write_csv
 
 with log_to(snakemake.log[0]):
     table = fpa_table(

@@ -1,9 +1,9 @@
 import torch
 
-from diffshare.image_track import features_table, image_features
-from diffshare.images import ImageSet
-from diffshare.io import write_json, write_parquet
+from diffshare.data.images import ImageSet
 from diffshare.logs import log_to
+from diffshare.storage import write_json, write_parquet
+from diffshare.tracks.image import features_table, image_features
 
 with log_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

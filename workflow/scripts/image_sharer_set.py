@@ -1,8 +1,8 @@
-from diffshare.image_track import image_sharer_set
-from diffshare.images import ImageSet
-from diffshare.io import write_json
+from diffshare.attacks.pia.property import Property
+from diffshare.data.images import ImageSet
 from diffshare.logs import log_to
-from diffshare.pia import Property
+from diffshare.storage import write_json
+from diffshare.tracks.image import image_sharer_set
 
 with log_to(snakemake.log[0]) as log:
     subset, record = image_sharer_set(

@@ -1,8 +1,8 @@
 import pandas as pd
 
-from diffshare.io import read_parquet, write_csv
 from diffshare.logs import log_to
-from diffshare.pia import generator_comparison, pia_table
+from diffshare.reporting.tables import generator_comparison, pia_table
+from diffshare.storage import read_parquet, write_csv
 
 with log_to(snakemake.log[0]) as log:
     estimates = pd.concat([read_parquet(path) for path in snakemake.input], ignore_index=True)

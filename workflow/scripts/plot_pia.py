@@ -1,7 +1,7 @@
 import pandas as pd
 
 from diffshare.logs import log_to
-from diffshare.pia import plot_pia
+from diffshare.reporting.plots import plot_pia
 
 with log_to(snakemake.log[0]):
     plot_pia(pd.read_csv(snakemake.input[0]), snakemake.output[0])

@@ -1,6 +1,6 @@
-from diffshare.datasets import DatasetSpec, prepare, summarize
-from diffshare.io import write_json, write_parquet
+from diffshare.data.tabular import DatasetSpec, prepare, summarize
 from diffshare.logs import log_to
+from diffshare.storage import write_json, write_parquet
 
 with log_to(snakemake.log[0]) as log:
     spec = DatasetSpec.from_config(

@@ -1,8 +1,8 @@
 import time
 
 from diffshare.generators import load_generator
-from diffshare.io import write_parquet
 from diffshare.logs import log_to
+from diffshare.storage import write_parquet
 
 with log_to(snakemake.log[0]) as log:
     model = load_generator(snakemake.input.model, device=snakemake.params.device)

@@ -1,8 +1,8 @@
 import torch
 
-from diffshare.image_track import load_image_generator, sample_grid, sample_images
-from diffshare.io import write_json
 from diffshare.logs import log_to
+from diffshare.storage import write_json
+from diffshare.tracks.image import load_image_generator, sample_grid, sample_images
 
 with log_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

@@ -1,7 +1,7 @@
-from diffshare.image_track import select_images
-from diffshare.images import ImageSet
-from diffshare.io import read_parquet, write_json, write_parquet
+from diffshare.data.images import ImageSet
 from diffshare.logs import log_to
+from diffshare.storage import read_parquet, write_json, write_parquet
+from diffshare.tracks.image import select_images
 
 with log_to(snakemake.log[0]) as log:
     subset, rows, record = select_images(

@@ -1,7 +1,7 @@
-from diffshare.datasets import TableSchema
-from diffshare.downstream import train_and_predict
-from diffshare.io import read_json, read_parquet, write_parquet
+from diffshare.data.tabular import TableSchema
 from diffshare.logs import log_to
+from diffshare.receivers.tabular import train_and_predict
+from diffshare.storage import read_json, read_parquet, write_parquet
 
 with log_to(snakemake.log[0]):
     predictions = train_and_predict(

@@ -1,7 +1,7 @@
-from diffshare.ctgan_generators import CtganGenerator
-from diffshare.datasets import TableSchema
-from diffshare.io import read_json, read_parquet
+from diffshare.data.tabular import TableSchema
+from diffshare.generators.ctgan import CtganGenerator
 from diffshare.logs import log_to
+from diffshare.storage import read_json, read_parquet
 
 with log_to(snakemake.log[0]):
     model = CtganGenerator(

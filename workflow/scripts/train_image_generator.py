@@ -2,10 +2,10 @@ import shutil
 
 import torch
 
-from diffshare.image_track import train_image_generator
-from diffshare.images import ImageSet
-from diffshare.io import read_json
+from diffshare.data.images import ImageSet
 from diffshare.logs import log_to
+from diffshare.storage import read_json
+from diffshare.tracks.image import train_image_generator
 
 with log_to(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)

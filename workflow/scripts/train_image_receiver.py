@@ -1,11 +1,11 @@
 import torch
 
-from diffshare.fairness import evaluate
-from diffshare.image_track import receiver_predictions
-from diffshare.images import ImageSet
-from diffshare.io import write_json, write_parquet
+from diffshare.data.images import ImageSet
+from diffshare.evaluation.fairness import evaluate
 from diffshare.logs import log_to
-from diffshare.results import metrics_record
+from diffshare.reporting.tables import metrics_record
+from diffshare.storage import write_json, write_parquet
+from diffshare.tracks.image import receiver_predictions
 
 with log_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)

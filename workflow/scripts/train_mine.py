@@ -1,7 +1,7 @@
-from diffshare.datasets import TableSchema
-from diffshare.fpa import mine_row_terms
-from diffshare.io import read_json, read_parquet, write_json, write_parquet
+from diffshare.data.tabular import TableSchema
 from diffshare.logs import log_to
+from diffshare.storage import read_json, read_parquet, write_json, write_parquet
+from diffshare.tracks.tabular import mine_row_terms
 
 with log_to(snakemake.log[0]) as log:
     mine = dict(snakemake.params.mine)

@@ -1,6 +1,6 @@
-from diffshare.io import write_csv
 from diffshare.logs import log_to
-from diffshare.results import utility_table
+from diffshare.reporting.tables import utility_table
+from diffshare.storage import write_csv
 
 with log_to(snakemake.log[0]):
     table = utility_table(snakemake.input.real, snakemake.input.synthetic, snakemake.input.fidelity)

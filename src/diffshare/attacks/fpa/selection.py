@@ -4,7 +4,7 @@ Greedy mutual-information selection (Luo et al. 2024, our ../shared/SPEC.md): ra
 subset while keeping its I(X;Y) within ``tolerance`` of the pool's. Unlike the authors' code, which
 re-trains MINE on the whole growing subset for 100 random candidates per cell and slot, every
 candidate here is scored exactly in O(1) from per-row values of one trained statistics network
-(:class:`~diffshare.mutual_information.DonskerVaradhanSums`), so all candidates can be scored.
+(:class:`~diffshare.attacks.fpa.mine.DonskerVaradhanSums`), so all candidates can be scored.
 """
 
 from __future__ import annotations
@@ -12,11 +12,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from diffshare.errors import DataError
-from diffshare.mutual_information import DonskerVaradhanSums, mutual_information_from_counts
+from diffshare.attacks.fpa.mine import (
+    DonskerVaradhanSums,
+    discrete_mutual_information,
+    mi_xy_of,
+    mutual_information_from_counts,
+)
+from diffshare.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +107,7 @@ def greedy_mutual_information(
     """Greedy fairness-poisoning subset of the pool (s, y).
 
     ``row_terms`` are (t, e0, e1) of every pool row from a trained
-    :class:`~diffshare.mutual_information.MineEstimator`; ``target`` is the pool's I(X;Y) and
+    :class:`~diffshare.attacks.fpa.mine.MineEstimator`; ``target`` is the pool's I(X;Y) and
     ``tolerance`` the allowed deviation (both in nats). A random base of
     ``subset_size - round(alpha * subset_size)`` rows within tolerance is drawn (up to
     ``max_base_draws`` tries), then each remaining slot takes, from the (s, y) cell whose row
@@ -172,3 +179,70 @@ def greedy_mutual_information(
         "mi_xy": sums.value(),
     }
     return Selection(rows=rows, labels=y[rows].copy(), info=info)
+
+
+ATTACKS = ("none", "label_flip", "mi_greedy")
+
+
+def select_rows(
+    attack: str,
+    s: np.ndarray,
+    y: np.ndarray,
+    terms: pd.DataFrame,
+    *,
+    subset_size: int,
+    alpha: float,
+    seed: int,
+    tolerance: float,
+    candidates_per_cell: int | None = None,
+) -> tuple[Selection, dict[str, Any]]:
+    """The sharer's subset of a pool given as sensitive groups ``s``, labels ``y`` (both 0/1)
+    and MINE row ``terms`` (t0, t1), for ``attack``: the selection (pool positions and their,
+    possibly flipped, labels) and a record of I(S;Y) and I(X;Y) before and after (nats), the
+    target and tolerance (``tolerance`` is a fraction of the pool's |I(X;Y)|: a bound that MINE
+    estimates slightly below zero still leaves a usable tolerance) and the seconds."""
+    if attack not in ATTACKS:
+        raise ConfigError(f"unknown attack {attack!r}; choose one of {list(ATTACKS)}")
+    if attack == "none" and alpha != 0:
+        raise ConfigError(f"attack 'none' is stored with alpha 0, got alpha {alpha}")
+    s, y = np.asarray(s, dtype=np.int64), np.asarray(y, dtype=np.int64)
+    if len(terms) != len(y):
+        raise DataError(f"MINE row terms hold {len(terms)} rows for a pool of {len(y)}")
+    target = mi_xy_of(terms, y)
+    start = time.perf_counter()
+    selection: Selection
+    if attack == "none":
+        selection = random_subset(s, y, subset_size, seed)
+    elif attack == "label_flip":
+        selection = label_flip(s, y, subset_size, alpha, seed)
+    else:
+        t0, t1 = terms["t0"].to_numpy(), terms["t1"].to_numpy()
+        selection = greedy_mutual_information(
+            s,
+            y,
+            (np.where(y == 1, t1, t0), np.exp(t0), np.exp(t1)),
+            subset_size,
+            alpha,
+            tolerance=tolerance * abs(target),
+            target=target,
+            seed=seed,
+            candidates_per_cell=candidates_per_cell,
+        )
+    seconds = time.perf_counter() - start
+    flipped = selection.labels != y[selection.rows]
+    record = {
+        "attack": attack,
+        "alpha": alpha,
+        "seed": seed,
+        "subset_size": subset_size,
+        "mi_sy_before": discrete_mutual_information(s, y),
+        "mi_sy_after": discrete_mutual_information(s[selection.rows], selection.labels),
+        "mi_xy_before": target,
+        "mi_xy_after": mi_xy_of(terms.iloc[selection.rows], selection.labels),
+        "mi_xy_target": target,
+        "mi_xy_tolerance": tolerance * abs(target),
+        "flipped": int(flipped.sum()),
+        "seconds": seconds,
+        **{k: v for k, v in selection.info.items() if k not in ("seconds", "mi_xy", "flipped")},
+    }
+    return selection, record

@@ -2,7 +2,7 @@
 (Xu et al., "Modeling Tabular Data using Conditional GAN", NeurIPS 2019).
 
 :class:`CtganGenerator` gives them the interface of
-:class:`~diffshare.tabular_diffusion.TabularDiffusion`: ``fit(table, schema)`` on a prepared
+:class:`~diffshare.generators.tabddpm.TabularDiffusion`: ``fit(table, schema)`` on a prepared
 table, ``sample(n, seed=...)`` returning rows with the training table's columns, dtypes and
 category sets, ``save(folder)`` and ``load(folder)``.
 
@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from diffshare.datasets import TableSchema
+from diffshare.data.tabular import TableSchema
 from diffshare.errors import ConfigError, DiffshareError
-from diffshare.io import atomic_path, read_model_config, write_model_config
+from diffshare.storage import atomic_path, read_model_config, write_model_config
 
 log = logging.getLogger(__name__)
 

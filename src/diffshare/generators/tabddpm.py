@@ -37,10 +37,10 @@ from diffusers import DDPMScheduler
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from diffshare.datasets import TableSchema
+from diffshare.data.tabular import TableSchema
 from diffshare.errors import DataError, DiffshareError
-from diffshare.io import atomic_path, read_model_config, write_model_config
-from diffshare.transforms import QuantileNormal
+from diffshare.generators.transforms import QuantileNormal
+from diffshare.storage import atomic_path, read_model_config, write_model_config
 
 log = logging.getLogger(__name__)
 

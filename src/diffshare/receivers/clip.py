@@ -10,12 +10,12 @@ a machine with internet access, for example::
     CLIPProcessor.from_pretrained("openai/clip-vit-base-patch32").save_pretrained("weights/clip")
 
 - :meth:`ClipEncoder.features`: L2-normalised image embeddings, an alternative to
-  :meth:`diffshare.image_models.CnnClassifier.features` as the feature map for MINE and
+  :meth:`diffshare.receivers.cnn.CnnClassifier.features` as the feature map for MINE and
   property discriminators.
 - :meth:`ClipEncoder.zero_shot`: softmax probabilities over text prompts, scaled by the model's
   learned temperature (``logit_scale``) as in CLIP.
 
-Images are uint8 ``(n, h, w, c)`` with one or three channels, like :mod:`diffshare.images`
+Images are uint8 ``(n, h, w, c)`` with one or three channels, like :mod:`diffshare.data.images`
 produces; grey images are repeated to three channels. Preprocessing always uses the
 PIL-based image processor (the original CLIP resizing), so features do not depend on whether
 torchvision happens to be installed. Needs the ``clip`` extra: ``pip install "diffshare[clip]"``.

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import diffusers
 
 from diffshare.errors import ConfigError, DataError, DiffshareError
-from diffshare.io import atomic_path, read_model_config, write_model_config
+from diffshare.storage import atomic_path, read_model_config, write_model_config
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The shared-model families by name, and loading a saved one whatever its family.
 
-``tabddpm`` is our diffusion model (:mod:`diffshare.tabular_diffusion`); ``ctgan`` and ``tvae``
-are the non-diffusion baselines (:mod:`diffshare.ctgan_generators`). Each saved model folder
+``tabddpm`` is our diffusion model (:mod:`diffshare.generators.tabddpm`); ``ctgan`` and ``tvae``
+are the non-diffusion baselines (:mod:`diffshare.generators.ctgan`). Each saved model folder
 holds a ``config.json`` whose ``format`` says which class reads it.
 """
 
@@ -30,11 +30,11 @@ def load_generator(folder: str | os.PathLike, device: str = "auto") -> Sampler:
         raise DataError(f"saved model {folder} lacks config.json")
     kind = json.loads(path.read_text()).get("format")
     if kind == "diffshare-tabular-diffusion":
-        from diffshare.tabular_diffusion import TabularDiffusion
+        from diffshare.generators.tabddpm import TabularDiffusion
 
         return TabularDiffusion.load(folder, device=device)
     if kind == "diffshare-ctgan":
-        from diffshare.ctgan_generators import CtganGenerator
+        from diffshare.generators.ctgan import CtganGenerator
 
         return CtganGenerator.load(folder, device=device)
     raise DataError(f"{path} has unknown model format {kind!r}")

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from diffshare.errors import ConfigError, DataError
-from diffshare.io import atomic_path, read_verified
+from diffshare.storage import atomic_path, read_verified
 
 IMAGE_SIZE = 32
 

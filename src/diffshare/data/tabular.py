@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from diffshare.errors import ConfigError, DataError
-from diffshare.io import read_verified
+from diffshare.storage import read_verified
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -197,3 +200,32 @@ class MineEstimator:
         """The DV bound of the set (x, y) under the trained network, in nats."""
         t, e0, e1 = self.row_terms(x, y)
         return DonskerVaradhanSums.of(t, e0, e1, np.asarray(y)).value()
+
+
+def mine_terms(
+    x: np.ndarray, y: np.ndarray, s: np.ndarray, index: pd.Index, *, seed: int, **mine: Any
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """MINE on features ``x`` (n, d) and binary labels ``y``: per-row ``t0``, ``t1`` indexed by
+    ``index`` and a record with I(X;Y) and I(S;Y) of the pool in nats (any kind of data)."""
+    start = time.perf_counter()
+    y = np.asarray(y).astype(np.int64)
+    estimator = MineEstimator(seed=seed, **mine).fit(x, y)
+    _, e0, e1 = estimator.row_terms(x, y)
+    terms = pd.DataFrame({"t0": np.log(e0), "t1": np.log(e1)}, index=index)
+    record = {
+        "mi_xy_pool": mi_xy_of(terms, y),
+        "mi_sy_pool": discrete_mutual_information(s, y),
+        "n_pool": int(len(x)),
+        "n_features": int(x.shape[1]),
+        "seconds": time.perf_counter() - start,
+    }
+    return terms, record
+
+
+def mi_xy_of(terms: pd.DataFrame, labels: np.ndarray) -> float:
+    """The DV bound of rows ``terms`` (t0, t1) carrying ``labels``, in nats."""
+    t0, t1 = terms["t0"].to_numpy(), terms["t1"].to_numpy()
+    labels = np.asarray(labels, dtype=np.int64)
+    return DonskerVaradhanSums.of(
+        np.where(labels == 1, t1, t0), np.exp(t0), np.exp(t1), labels
+    ).value()

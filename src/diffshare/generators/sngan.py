@@ -1,15 +1,7 @@
-"""The image track's other networks: the receiver's CNN classifier and the SNGAN baseline.
-
-- :class:`CnnClassifier`: the paper's downstream image classifier, two convolution layers and
-  three linear layers with dropout 0.5, trained with Adam; its penultimate layer
-  (:meth:`CnnClassifier.features`) doubles as the feature map for MINE and property
-  discriminators when no CLIP weights are given.
-- :class:`Sngan`: a small spectrally normalised GAN (Miyato et al. 2018), the non-diffusion
-  generator of the property inference comparison: DCGAN-style generator, discriminator with
-  spectral normalisation on every layer, hinge loss.
-
-Both take uint8 images ``(n, 32, 32, channels)`` like :mod:`diffshare.images` produces.
-"""
+"""The non-diffusion image baseline: a small spectrally normalised GAN (Miyato et al. 2018),
+the generator of the property inference comparison that is not a diffusion model: DCGAN-style
+generator, discriminator with spectral normalisation on every layer, hinge loss. Takes uint8
+images ``(n, 32, 32, channels)`` like :mod:`diffshare.data.images` produces."""
 
 from __future__ import annotations
 
@@ -24,112 +16,13 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from diffshare.errors import DataError, DiffshareError
-from diffshare.io import atomic_path, read_model_config, write_model_config
+from diffshare.storage import atomic_path, read_model_config, write_model_config
+from diffshare.tensors import _device, to_tensor
 
 log = logging.getLogger(__name__)
 
+
 SNGAN_FORMAT = "diffshare-sngan"
-
-
-def _device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 ``(n, h, w, c)`` -> float ``(n, c, h, w)`` in [-1, 1]."""
-    if images.dtype != np.uint8 or images.ndim != 4:
-        raise DataError(f"images must be uint8 (n, h, w, c), got {images.dtype} {images.shape}")
-    return torch.as_tensor(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-class _Cnn(nn.Module):
-    def __init__(self, channels: int, n_classes: int, size: int):
-        super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        )  # fmt: skip
-        flat = 64 * (size // 4) ** 2
-        self.body = nn.Sequential(
-            nn.Flatten(), nn.Linear(flat, 256), nn.ReLU(), nn.Dropout(0.5),
-            nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.5),
-        )  # fmt: skip
-        self.head = nn.Linear(128, n_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(self.conv(x)))
-
-
-class CnnClassifier:
-    """Fit on uint8 images and integer labels; ``predict_proba``, ``predict``, ``features``.
-    ``balanced`` weighs the loss so that every class counts as much (for rare properties)."""
-
-    def __init__(
-        self,
-        *,
-        epochs: int = 40,
-        batch_size: int = 128,
-        learning_rate: float = 1e-3,
-        balanced: bool = False,
-        seed: int = 0,
-        device: str = "auto",
-    ):
-        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
-        self.balanced = balanced
-        self.seed, self.device = int(seed), _device(device)
-
-    def fit(self, images: np.ndarray, labels: np.ndarray) -> CnnClassifier:
-        labels = np.asarray(labels, dtype=np.int64)
-        if len(labels) != len(images):
-            raise DataError(f"{len(images)} images but {len(labels)} labels")
-        self.classes_ = np.unique(labels)
-        if len(self.classes_) < 2:
-            raise DataError("the classifier needs at least two classes in its training labels")
-        torch.manual_seed(self.seed)
-        x, y = to_tensor(images), torch.as_tensor(np.searchsorted(self.classes_, labels))
-        self.model_ = _Cnn(x.shape[1], len(self.classes_), x.shape[-1]).to(self.device)
-        optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate)
-        weight = None
-        if self.balanced:  # each class weighs as much in the loss, however rare
-            counts = torch.bincount(y, minlength=len(self.classes_)).float()
-            weight = (counts.sum() / (len(counts) * counts)).to(self.device)
-        generator = torch.Generator().manual_seed(self.seed)
-        start = time.perf_counter()
-        self.model_.train()
-        for _ in range(self.epochs):
-            order = torch.randperm(len(x), generator=generator)
-            for begin in range(0, len(x), self.batch_size):
-                rows = order[begin : begin + self.batch_size]
-                logits = self.model_(x[rows].to(self.device))
-                loss = nn.functional.cross_entropy(logits, y[rows].to(self.device), weight=weight)
-                if not torch.isfinite(loss):
-                    raise DiffshareError("CNN training loss is not finite")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-        self.model_.eval()
-        log.info("trained the CNN on %d images in %.1f s", len(x), time.perf_counter() - start)
-        return self
-
-    @torch.no_grad()
-    def _batches(self, images: np.ndarray, function) -> np.ndarray:
-        if not hasattr(self, "model_"):
-            raise DiffshareError("the classifier is not fitted")
-        x = to_tensor(images)
-        parts = [function(x[i : i + 1024].to(self.device)).cpu() for i in range(0, len(x), 1024)]
-        return torch.cat(parts).numpy()
-
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        return self._batches(images, lambda x: torch.softmax(self.model_(x), dim=1))
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        return self.classes_[self.predict_proba(images).argmax(axis=1)]
-
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """The penultimate layer (128 values per image)."""
-        return self._batches(images, lambda x: self.model_.body(self.model_.conv(x)))
 
 
 class _Generator(nn.Module):

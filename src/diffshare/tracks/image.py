@@ -8,7 +8,7 @@ files (``.npz`` image sets, Parquet tables, JSON records, saved models):
 - :func:`image_features`: features for MINE, from CLIP when a weights folder is given, otherwise
   the penultimate layer of a CNN trained on the pool.
 - :func:`select_images`: the sharer's (possibly poisoned) subset, as for tables
-  (:func:`diffshare.fpa.select_rows`).
+  (:func:`diffshare.attacks.fpa.selection.select_rows`).
 - :func:`train_image_generator`, :func:`load_image_generator`, :func:`sample_images`: the shared
   model (``ddpm`` or ``edm`` diffusion, or the ``sngan`` baseline) and the receiver's samples.
 - :func:`receiver_predictions`: the receiver's CNN, trained on samples, predicting the real test
@@ -34,13 +34,12 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
-from diffshare.datasets import resolve_path
-from diffshare.errors import ConfigError, DataError
-from diffshare.fpa import mine_terms, select_rows
-from diffshare.image_diffusion import FORMAT as DIFFUSION_FORMAT
-from diffshare.image_diffusion import SAMPLERS, ImageDiffusion, ImageDiffusionConfig
-from diffshare.image_models import SNGAN_FORMAT, CnnClassifier, Sngan
-from diffshare.images import (
+from diffshare.attacks.fpa.mine import mine_terms
+from diffshare.attacks.fpa.selection import select_rows
+from diffshare.attacks.pia.discriminator import discriminator_record
+from diffshare.attacks.pia.estimate import IMAGE_ATTACKS, attack_estimates
+from diffshare.attacks.pia.property import Property, ratio_subset
+from diffshare.data.images import (
     ImageSet,
     colored_mnist,
     load_afad,
@@ -48,14 +47,13 @@ from diffshare.images import (
     load_mnist_folder,
     read_mnist_csv,
 )
-from diffshare.io import read_json
-from diffshare.pia import (
-    IMAGE_ATTACKS,
-    Property,
-    attack_estimates,
-    discriminator_record,
-    ratio_subset,
-)
+from diffshare.data.tabular import resolve_path
+from diffshare.errors import ConfigError, DataError
+from diffshare.generators.image_diffusion import FORMAT as DIFFUSION_FORMAT
+from diffshare.generators.image_diffusion import SAMPLERS, ImageDiffusion, ImageDiffusionConfig
+from diffshare.generators.sngan import SNGAN_FORMAT, Sngan
+from diffshare.receivers.cnn import CnnClassifier
+from diffshare.storage import read_json
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +191,7 @@ def image_features(
     weights folder, otherwise the penultimate layer of a CNN trained on the pool's ``y``."""
     start = time.perf_counter()
     if clip:
-        from diffshare.clip import ClipEncoder
+        from diffshare.receivers.clip import ClipEncoder
 
         encoder = ClipEncoder(clip, device=device)
         pool, other = encoder.features(train.images), encoder.features(test.images)
@@ -246,9 +244,9 @@ def select_images(
     attack: str, pool: ImageSet, terms: pd.DataFrame, **settings: Any
 ) -> tuple[ImageSet, pd.DataFrame, dict[str, Any]]:
     """The sharer's subset of the image ``pool`` (``settings``: those of
-    :func:`diffshare.fpa.select_rows`): the subset with its (possibly flipped) labels as ``y``
-    (the original as ``y_original``), a table of chosen ``row_id`` with ``y`` and ``flipped``,
-    and the record."""
+    :func:`diffshare.attacks.fpa.selection.select_rows`): the subset with its (possibly flipped)
+    labels as ``y`` (the original as ``y_original``), a table of chosen ``row_id`` with ``y`` and
+    ``flipped``, and the record."""
     _require_fairness_roles(pool)
     selection, record = select_rows(
         attack, pool.attributes["s"], pool.attributes["y"], terms, **settings
@@ -356,7 +354,7 @@ def sample_grid(images: ImageSet, path: str | Path, columns: int = 16) -> None:
     """The first ``columns`` x ``columns`` images as one PNG, for people to look at."""
     from PIL import Image
 
-    from diffshare.io import atomic_path
+    from diffshare.storage import atomic_path
 
     shown = images.images[: columns * columns]
     rows = int(np.ceil(len(shown) / columns))
@@ -375,7 +373,8 @@ def receiver_predictions(
     train: ImageSet, test: ImageSet, *, cnn: Mapping[str, Any], seed: int, device: str = "auto"
 ) -> pd.DataFrame:
     """Train the receiver's CNN on ``train`` (``y``) and predict the real ``test`` images: the
-    predictions table (``y_true, y_pred, y_score, s``) that :func:`diffshare.fairness.evaluate`
+    predictions table (``y_true, y_pred, y_score, s``) that
+    :func:`diffshare.evaluation.fairness.evaluate`
     scores."""
     _require_fairness_roles(test)
     model = CnnClassifier(seed=seed, device=device, **cnn).fit(train.images, train.attributes["y"])
@@ -396,7 +395,8 @@ def receiver_predictions(
 def image_sharer_set(
     pool: ImageSet, prop: Property, *, ratio: float, size: int, seed: int
 ) -> tuple[ImageSet, dict[str, Any]]:
-    """The sharer's images at an exact property ratio (:func:`diffshare.pia.ratio_subset`)."""
+    """The sharer's images at an exact property ratio
+    (:func:`diffshare.attacks.pia.property.ratio_subset`)."""
     table = attribute_table(pool)
     chosen = ratio_subset(table, prop, ratio, size, seed)
     subset = pool.subset(chosen.index.to_numpy())
@@ -428,7 +428,7 @@ def estimate_image_property(
     device: str = "auto",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Every attack's estimates of the property's share in the sharer's images from
-    ``samples`` (table of :func:`diffshare.pia.attack_estimates`) and a record.
+    ``samples`` (table of :func:`diffshare.attacks.pia.estimate.attack_estimates`) and a record.
 
     ``aux``: a discriminator trained on part of the receiver's ``auxiliary`` images (a CNN, or
     logistic regression on CLIP features when ``clip`` names weights); ``aux_corrected``: its
@@ -447,7 +447,7 @@ def estimate_image_property(
         )
     encoder = None
     if clip:
-        from diffshare.clip import ClipEncoder
+        from diffshare.receivers.clip import ClipEncoder
 
         encoder = ClipEncoder(clip, device=device)
     indicators: dict[str, np.ndarray] = {}

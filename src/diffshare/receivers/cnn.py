@@ -1,0 +1,111 @@
+"""The receiver's image classifier.
+
+:class:`CnnClassifier` is the paper's downstream image classifier, two convolution layers and
+  three linear layers with dropout 0.5, trained with Adam; its penultimate layer
+  (:meth:`CnnClassifier.features`) doubles as the feature map for MINE and property
+  discriminators when no CLIP weights are given.
+
+It takes uint8 images ``(n, 32, 32, channels)`` like :mod:`diffshare.data.images` produces.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from diffshare.errors import DataError, DiffshareError
+from diffshare.tensors import _device, to_tensor
+
+log = logging.getLogger(__name__)
+
+
+class _Cnn(nn.Module):
+    def __init__(self, channels: int, n_classes: int, size: int):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        )  # fmt: skip
+        flat = 64 * (size // 4) ** 2
+        self.body = nn.Sequential(
+            nn.Flatten(), nn.Linear(flat, 256), nn.ReLU(), nn.Dropout(0.5),
+            nn.Linear(256, 128), nn.ReLU(), nn.Dropout(0.5),
+        )  # fmt: skip
+        self.head = nn.Linear(128, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.conv(x)))
+
+
+class CnnClassifier:
+    """Fit on uint8 images and integer labels; ``predict_proba``, ``predict``, ``features``.
+    ``balanced`` weighs the loss so that every class counts as much (for rare properties)."""
+
+    def __init__(
+        self,
+        *,
+        epochs: int = 40,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        balanced: bool = False,
+        seed: int = 0,
+        device: str = "auto",
+    ):
+        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
+        self.balanced = balanced
+        self.seed, self.device = int(seed), _device(device)
+
+    def fit(self, images: np.ndarray, labels: np.ndarray) -> CnnClassifier:
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(labels) != len(images):
+            raise DataError(f"{len(images)} images but {len(labels)} labels")
+        self.classes_ = np.unique(labels)
+        if len(self.classes_) < 2:
+            raise DataError("the classifier needs at least two classes in its training labels")
+        torch.manual_seed(self.seed)
+        x, y = to_tensor(images), torch.as_tensor(np.searchsorted(self.classes_, labels))
+        self.model_ = _Cnn(x.shape[1], len(self.classes_), x.shape[-1]).to(self.device)
+        optimizer = torch.optim.Adam(self.model_.parameters(), lr=self.learning_rate)
+        weight = None
+        if self.balanced:  # each class weighs as much in the loss, however rare
+            counts = torch.bincount(y, minlength=len(self.classes_)).float()
+            weight = (counts.sum() / (len(counts) * counts)).to(self.device)
+        generator = torch.Generator().manual_seed(self.seed)
+        start = time.perf_counter()
+        self.model_.train()
+        for _ in range(self.epochs):
+            order = torch.randperm(len(x), generator=generator)
+            for begin in range(0, len(x), self.batch_size):
+                rows = order[begin : begin + self.batch_size]
+                logits = self.model_(x[rows].to(self.device))
+                loss = nn.functional.cross_entropy(logits, y[rows].to(self.device), weight=weight)
+                if not torch.isfinite(loss):
+                    raise DiffshareError("CNN training loss is not finite")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        self.model_.eval()
+        log.info("trained the CNN on %d images in %.1f s", len(x), time.perf_counter() - start)
+        return self
+
+    @torch.no_grad()
+    def _batches(self, images: np.ndarray, function) -> np.ndarray:
+        if not hasattr(self, "model_"):
+            raise DiffshareError("the classifier is not fitted")
+        x = to_tensor(images)
+        parts = [function(x[i : i + 1024].to(self.device)).cpu() for i in range(0, len(x), 1024)]
+        return torch.cat(parts).numpy()
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        return self._batches(images, lambda x: torch.softmax(self.model_(x), dim=1))
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.classes_[self.predict_proba(images).argmax(axis=1)]
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """The penultimate layer (128 values per image)."""
+        return self._batches(images, lambda x: self.model_.body(self.model_.conv(x)))

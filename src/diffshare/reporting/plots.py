@@ -1,0 +1,93 @@
+"""Figures of the result tables: fairness poisoning and property inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from diffshare.attacks.pia.bounds import hoeffding_eps
+from diffshare.attacks.pia.estimate import ATTACKS
+from diffshare.errors import DataError
+
+
+def plot_fpa(table: pd.DataFrame, path: str) -> None:
+    """Accuracy loss and fairness loss against alpha, one line per attack and classifier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from diffshare.storage import atomic_path
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    attacks = table[table["attack"] != "none"]
+    mean = attacks.groupby(["attack", "classifier", "alpha"], as_index=False)[
+        ["accuracy_loss", "fairness_loss"]
+    ].mean()
+    for (attack, classifier), group in mean.groupby(["attack", "classifier"]):
+        style = "-o" if attack == "mi_greedy" else "--s"
+        for axis, column in zip(axes, ["accuracy_loss", "fairness_loss"], strict=True):
+            axis.plot(group["alpha"], group[column], style, label=f"{attack}, {classifier}")
+    for axis, title in zip(
+        axes, ["Accuracy loss", "Fairness loss (DP difference gain)"], strict=True
+    ):
+        axis.axhline(0.0, color="grey", linewidth=0.8)
+        axis.set_xlabel("poisoning ratio alpha")
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    dataset = table["dataset"].iloc[0] if len(table) else ""
+    figure.suptitle(f"Fairness poisoning on {dataset}: receiver classifiers trained on samples")
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+    plt.close(figure)
+
+
+def plot_pia(table: pd.DataFrame, path: str) -> None:
+    """Estimate against true ratio at the largest query count: one panel per attack, one line
+    per generator (error bars: std over repeats), the identity line and the Hoeffding band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from diffshare.storage import atomic_path
+
+    attacks = [a for a in (*ATTACKS, "zero_shot") if a in set(table["attack"])]
+    if not attacks:
+        raise DataError("the PIA table has no rows to plot")
+    n = int(table["n_queries"].max())
+    rows = table[table["n_queries"] == n]
+    mean = rows.groupby(["attack", "generator", "true_ratio"], as_index=False)[
+        ["estimate_mean", "estimate_std"]
+    ].mean()
+    figure, axes = plt.subplots(
+        1, len(attacks), figsize=(4.2 * len(attacks), 4), squeeze=False, constrained_layout=True
+    )
+    grid = np.linspace(0.0, 1.0, 101)
+    eps = hoeffding_eps(n)
+    for axis, attack in zip(axes[0], attacks, strict=True):
+        axis.fill_between(
+            grid, grid - eps, grid + eps, color="grey", alpha=0.2, label=f"Hoeffding band, n={n}"
+        )
+        axis.plot(grid, grid, color="black", linewidth=0.8, label="identity")
+        for offset, (generator, group) in enumerate(
+            mean[mean["attack"] == attack].groupby("generator")
+        ):
+            axis.errorbar(
+                group["true_ratio"] + 0.006 * (offset - 1),
+                group["estimate_mean"],
+                yerr=group["estimate_std"],
+                fmt="-o",
+                markersize=4,
+                capsize=2,
+                label=generator,
+            )
+        axis.set(xlim=(0, 1), ylim=(0, 1), xlabel="true ratio", ylabel="estimate", title=attack)
+        axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    dataset = table["dataset"].iloc[0]
+    figure.suptitle(f"Property inference on {dataset}: estimates from {n} samples")
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+    plt.close(figure)
