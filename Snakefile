@@ -15,7 +15,7 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
-    classifier="logreg|hgb|mlp",
+    classifier="logreg|hgb|mlp|cnn",
     seed=r"\d+",
     source=r"real|synthetic/(full|attack~[a-z_]+/alpha~[0-9.]+)",
     subset=r"full|attack~[a-z_]+/alpha~[0-9.]+|ratio~[0-9.]+",
@@ -25,15 +25,12 @@ wildcard_constraints:
     alpha=r"[0-9.]+",
 
 
-include: "workflow/rules/prepare.smk"
-include: "workflow/rules/downstream.smk"
-include: "workflow/rules/baseline.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/generator.smk"
-include: "workflow/rules/utility.smk"
+include: "workflow/rules/receiver.smk"
 include: "workflow/rules/fpa.smk"
 include: "workflow/rules/pia.smk"
-include: "workflow/rules/images.smk"
-include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

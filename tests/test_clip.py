@@ -168,27 +168,62 @@ def test_image_track_uses_clip_for_features_discriminator_and_zero_shot(weights)
     encoder, a logistic-regression discriminator on them, and zero-shot prompts."""
     from diffshare.attacks.pia.property import Property
     from diffshare.data.images import ImageSet
-    from diffshare.tracks.image import estimate_image_property, image_features
+    from diffshare.tracks.image import estimate_property, extract_features
 
     rng = np.random.default_rng(0)
     digits = np.repeat(np.arange(10), 12)
     pool = ImageSet(random_images(120, 1, size=32), {"digit": digits, "y": (digits >= 5) * 1})
-    pool_features, test_features, record = image_features(pool, pool, clip=str(weights))
+    pool_features, test_features, record = extract_features(pool, pool, clip=str(weights))
     assert pool_features.shape == (120, 16) and record["extractor"] == "clip"
     assert np.allclose(np.linalg.norm(test_features, axis=1), 1.0, atol=1e-5)
     samples = ImageSet(pool.images[rng.permutation(120)])
-    estimates, record = estimate_image_property(
+    estimates, record = estimate_property(
         samples,
         pool,
         Property("digit", "0"),
         attacks=["aux", "zero_shot"],
         queries=[20],
         repeats=3,
-        cnn={},
+        discriminator={"classifier": "clip_logreg", "params": {}, "holdout": 0.5},
         clip=str(weights),
         prompts=["a photo of the digit zero", "a photo of another digit"],
         seed=0,
     )
-    assert record["discriminator"] == "clip+logreg" and 0 <= record["fpr"] <= 1
+    assert record["discriminator"] == "clip_logreg" and 0 <= record["fpr"] <= 1
     assert set(estimates["attack"]) == {"aux", "zero_shot"} and len(estimates) == 6
     assert estimates["estimate"].between(0, 1).all()
+
+
+def test_clip_discriminator_is_balanced_logistic_regression_on_clip_features(weights):
+    """The clip_logreg defaults are the image track's fixed discriminator of before:
+    LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    from diffshare.attacks.pia.property import Property
+    from diffshare.data.images import ImageSet
+    from diffshare.tracks.image import estimate_property
+
+    digits = np.repeat(np.arange(10), 12)
+    auxiliary = ImageSet(random_images(120, 1, seed=1, size=32), {"digit": digits})
+    samples = ImageSet(random_images(60, 1, seed=2, size=32))
+    estimates, record = estimate_property(
+        samples,
+        auxiliary,
+        Property("digit", "0"),
+        attacks=["aux"],
+        queries=[20],
+        repeats=3,
+        discriminator={"classifier": "clip_logreg", "params": {}, "holdout": 0.5},
+        clip=str(weights),
+        seed=4,
+        device="cpu",
+    )
+    encoder = ClipEncoder(weights, device="cpu")
+    truth = (digits == 0).astype(np.int8)
+    fit, _ = train_test_split(np.arange(120), test_size=0.5, random_state=4, stratify=truth)
+    model = LogisticRegression(max_iter=2000, class_weight="balanced", random_state=4)
+    model.fit(encoder.features(auxiliary.images)[fit], truth[fit])
+    expected = model.predict(encoder.features(samples.images)).reshape(3, 20).mean(axis=1)
+    np.testing.assert_array_equal(estimates["estimate"].to_numpy(), expected)
+    assert record["discriminator"] == "clip_logreg"

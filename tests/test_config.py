@@ -6,8 +6,9 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake
-from diffshare.config import check_config, dataset_config
+from diffshare.config import dataset_config
 from diffshare.errors import ConfigError
+from diffshare.validation import check_config
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, write_gz
-from diffshare.data.tabular import MISSING_CATEGORY, DatasetSpec, TableSchema, prepare, summarize
+from diffshare.data.schema import TableSchema
+from diffshare.data.tabular import MISSING_CATEGORY, DatasetSpec, prepare, summarize
 from diffshare.errors import ConfigError, DataError
 
 

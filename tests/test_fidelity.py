@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from diffshare.data.tabular import TableSchema
+from diffshare.data.schema import TableSchema
 from diffshare.evaluation.fidelity import column_distances, fidelity_record
 
 SCHEMA = TableSchema(

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import REPO
 from diffshare.data.tabular import DatasetSpec, prepare
-from diffshare.errors import ConfigError
+from diffshare.errors import ConfigError, DataError
 from diffshare.reporting.tables import fpa_table
 from diffshare.tracks.tabular import mine_row_terms, select
 
@@ -13,7 +13,7 @@ from diffshare.tracks.tabular import mine_row_terms, select
 def german(catalogue):
     train, _, schema = prepare(DatasetSpec.from_config("german", catalogue["german"], REPO))
     terms, record = mine_row_terms(
-        train, schema, include_sensitive=True, seed=0, steps=300, learning_rate=1e-3
+        train, schema=schema, include_sensitive=True, seed=0, steps=300, learning_rate=1e-3
     )
     return train, schema, terms, record
 
@@ -27,8 +27,8 @@ def test_mine_terms_cover_the_pool(german):
 
 def test_label_flip_subset_sets_labels_to_the_group(german):
     train, schema, terms, _ = german
-    rows, table, record = select(
-        "label_flip", train, schema, terms, subset_size=300, alpha=0.4, seed=0, tolerance=0.1
+    table, rows, record = select(
+        "label_flip", train, terms, schema=schema, subset_size=300, alpha=0.4, seed=0, tolerance=0.1
     )
     flipped_part = table.iloc[-120:]
     assert (schema.labels(flipped_part) == schema.groups(flipped_part)).all()
@@ -39,18 +39,27 @@ def test_label_flip_subset_sets_labels_to_the_group(german):
 
 def test_greedy_subset_raises_dependence_within_tolerance(german):
     train, schema, terms, _ = german
-    _, table, record = select(
-        "mi_greedy", train, schema, terms, subset_size=300, alpha=0.5, seed=0, tolerance=0.1
+    table, _, record = select(
+        "mi_greedy", train, terms, schema=schema, subset_size=300, alpha=0.5, seed=0, tolerance=0.1
     )
     assert record["mi_sy_after"] > record["mi_sy_before"] + 0.02
     assert abs(record["mi_xy_after"] - record["mi_xy_target"]) <= record["mi_xy_tolerance"]
     assert record["flipped"] == 0 and table.index.is_unique
 
 
+def test_terms_of_another_pool_are_refused(german):
+    train, schema, terms, _ = german
+    with pytest.raises(DataError, match="do not belong to this pool"):
+        select("none", train, terms.iloc[1:], schema=schema, subset_size=10, alpha=0.0, seed=0,
+               tolerance=0.1)  # fmt: skip
+
+
 def test_none_attack_must_have_alpha_zero(german):
     train, schema, terms, _ = german
     with pytest.raises(ConfigError, match="alpha 0"):
-        select("none", train, schema, terms, subset_size=10, alpha=0.2, seed=0, tolerance=0.1)
+        select(
+            "none", train, terms, schema=schema, subset_size=10, alpha=0.2, seed=0, tolerance=0.1
+        )
 
 
 def test_losses_are_relative_to_the_random_subset():

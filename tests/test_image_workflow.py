@@ -81,7 +81,7 @@ def test_fpa_table_has_a_row_per_subset(image_run):
 
 def test_receiver_metrics_can_be_recomputed_from_saved_predictions(image_run):
     folder = (
-        image_run / "results/images/cmnist/downstream/synthetic/attack~mi_greedy/alpha~0.5"
+        image_run / "results/downstream/cmnist/synthetic/attack~mi_greedy/alpha~0.5"
         "/classifier~cnn/seed~0"
     )
     predictions = pd.read_parquet(folder / "predictions.parquet")
@@ -96,7 +96,7 @@ def test_receiver_metrics_can_be_recomputed_from_saved_predictions(image_run):
 
 
 def test_subset_files_record_the_selection(image_run):
-    folder = image_run / "results/images/cmnist/subsets/attack~label_flip/alpha~0.5/seed~0"
+    folder = image_run / "results/subsets/cmnist/attack~label_flip/alpha~0.5/seed~0"
     subset = ImageSet.load(folder / "images.npz")
     rows = pd.read_parquet(folder / "rows.parquet")
     record = json.loads((folder / "selection.json").read_text())
@@ -109,7 +109,7 @@ def test_subset_files_record_the_selection(image_run):
     changed = subset.attributes["y"] != subset.attributes["y_original"]
     np.testing.assert_array_equal(changed, flipped)
     # The subset's images are the pool's images at the chosen rows.
-    pool = ImageSet.load(image_run / "results/images/cmnist/train.npz")
+    pool = ImageSet.load(image_run / "results/data/cmnist/train.npz")
     np.testing.assert_array_equal(subset.images, pool.images[rows.index.to_numpy()])
     np.testing.assert_array_equal(
         subset.attributes["y_original"], pool.attributes["y"][rows.index.to_numpy()]
@@ -117,7 +117,7 @@ def test_subset_files_record_the_selection(image_run):
 
 
 def test_fairness_samples_are_balanced_over_the_label(image_run):
-    folder = image_run / "results/images/cmnist/samples/ddpm/attack~none/alpha~0/seed~0"
+    folder = image_run / "results/samples/cmnist/ddpm/attack~none/alpha~0/seed~0"
     samples = ImageSet.load(folder / "samples.npz")
     assert samples.images.shape == (64, 32, 32, 3) and samples.images.dtype == np.uint8
     assert np.bincount(samples.attributes["y"]).tolist() == [32, 32]
@@ -126,7 +126,7 @@ def test_fairness_samples_are_balanced_over_the_label(image_run):
 
 @pytest.mark.parametrize("generator", ["ddpm", "edm", "sngan"])
 def test_property_samples_are_unconditional(image_run, generator):
-    folder = image_run / f"results/images/mnist/samples/{generator}/ratio~0.7/seed~0"
+    folder = image_run / f"results/samples/mnist/{generator}/ratio~0.7/seed~0"
     samples = ImageSet.load(folder / "samples.npz")
     assert samples.images.shape == (40, 32, 32, 1) and samples.images.dtype == np.uint8
     assert "y" not in samples.attributes
@@ -134,7 +134,7 @@ def test_property_samples_are_unconditional(image_run, generator):
 
 
 def test_shared_models_are_saved_without_pickle_and_checkpoints_removed(image_run):
-    models = image_run / "results/images/mnist/generators"
+    models = image_run / "results/generators/mnist"
     ddpm = models / "ddpm/ratio~0.3/seed~0/model"
     assert (ddpm / "config.json").is_file()
     assert list((ddpm / "unet").glob("*.safetensors"))
@@ -142,7 +142,7 @@ def test_shared_models_are_saved_without_pickle_and_checkpoints_removed(image_ru
     assert (sngan / "config.json").is_file() and (sngan / "generator.safetensors").is_file()
     pickled = [p for p in models.rglob("*") if p.suffix in (".pt", ".pkl", ".bin", ".pth")]
     assert not pickled
-    checkpoints = image_run / "results/images/mnist/checkpoints"
+    checkpoints = image_run / "results/checkpoints/mnist"
     for family in ("ddpm", "edm"):
         for ratio in ("0.3", "0.7"):
             # The folder above was made when the checkpoint was written; the checkpoint is gone.
@@ -178,11 +178,11 @@ def test_pia_table_has_a_row_per_generator_attack_ratio_and_query_count(image_ru
 
 
 def test_sharer_set_and_discriminator(image_run):
-    sharer = ImageSet.load(image_run / "results/images/mnist/subsets/ratio~0.3/seed~0/images.npz")
+    sharer = ImageSet.load(image_run / "results/subsets/mnist/ratio~0.3/seed~0/images.npz")
     assert len(sharer) == 40 and int((sharer.attributes["digit"] == 0).sum()) == 12
     for generator in ("ddpm", "edm", "sngan"):
         for ratio in ("0.3", "0.7"):
-            folder = image_run / f"results/images/mnist/pia/{generator}/ratio~{ratio}/seed~0"
+            folder = image_run / f"results/pia/estimates/mnist/{generator}/ratio~{ratio}/seed~0"
             record = json.loads((folder / "discriminator.json").read_text())
             assert record["tpr"] > record["fpr"]
             assert record["true_ratio"] == pytest.approx(float(ratio))
@@ -206,9 +206,9 @@ def test_a_new_ratio_reruns_only_its_jobs(image_run):
     assert result.returncode == 0, result.stdout + result.stderr
     assert job_counts(result.stdout + result.stderr) == {
         "image_sharer_set": 1,
-        "train_image_generator": 3,
+        "train_generator": 3,
         "sample_images": 3,
-        "estimate_image_property": 3,
+        "estimate_property": 3,
         "pia": 1,
     }
 
@@ -266,8 +266,8 @@ def faces_run(tmp_path_factory, celeba_folder, afad_folder):
     (workdir / "faces.yaml").write_text(yaml.safe_dump(config))
     result = snakemake(
         workdir,
-        "results/images/celeba/summary.json",
-        "results/images/afad/summary.json",
+        "results/data/celeba/summary.json",
+        "results/data/afad/summary.json",
         "--cores",
         "2",
         "--configfile",
@@ -278,7 +278,7 @@ def faces_run(tmp_path_factory, celeba_folder, afad_folder):
 
 
 def test_celeba_is_read_from_its_official_layout(faces_run):
-    folder = faces_run / "results/images/celeba"
+    folder = faces_run / "results/data/celeba"
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["n_train"] == CELEBA_TRAIN and summary["n_test"] == CELEBA_N - CELEBA_TRAIN
     assert summary["channels"] == 3 and summary["num_classes"] == 2
@@ -295,7 +295,7 @@ def test_celeba_is_read_from_its_official_layout(faces_run):
 
 
 def test_afad_is_read_from_age_and_gender_folders(faces_run):
-    folder = faces_run / "results/images/afad"
+    folder = faces_run / "results/data/afad"
     summary = json.loads((folder / "summary.json").read_text())
     n = len(AFAD_AGES) * 2 * AFAD_PER_CELL
     assert summary["n_train"] + summary["n_test"] == n
@@ -330,24 +330,24 @@ def test_face_targets_schedule_the_whole_track(faces_run):
     assert job_counts(result.stdout + result.stderr) == {
         # fairness poisoning on celeba: 3 subsets (none, label_flip, mi_greedy) with one seed
         "image_features": 1,
-        "train_image_mine": 1,
+        "train_mine": 1,
         "select_images": 3,
         "train_image_receiver": 3,
         "fpa": 1,
         # plus PIA: 3 generators x 2 ratios on each of celeba and afad
         "image_sharer_set": 2 + 2,
-        "train_image_generator": 3 + 2 * 6,
+        "train_generator": 3 + 2 * 6,
         "sample_images": 3 + 2 * 6,
-        "estimate_image_property": 2 * 6,
+        "estimate_property": 2 * 6,
         "pia": 2,
     }
 
 
 def test_faces_without_a_folder_are_refused(tmp_path):
-    result = snakemake(tmp_path, "results/images/celeba/summary.json", "--cores", "1")
+    result = snakemake(tmp_path, "results/data/celeba/summary.json", "--cores", "1")
     assert result.returncode != 0
     assert "image_datasets.celeba.folder" in result.stdout + result.stderr
-    assert not (tmp_path / "results/images/celeba/summary.json").exists()
+    assert not (tmp_path / "results/data/celeba/summary.json").exists()
 
 
 @pytest.mark.parametrize("table", ["pia", "fpa"])

@@ -10,13 +10,14 @@ from conftest import REPO
 from diffshare.attacks.pia.bounds import hoeffding_eps, hoeffding_queries
 from diffshare.attacks.pia.discriminator import discriminator_rates
 from diffshare.attacks.pia.estimate import batch_estimates, correct
-from diffshare.attacks.pia.property import Property, ratio_subset
+from diffshare.attacks.pia.property import Property, ratio_rows, sharer_rows
 from diffshare.data.tabular import DatasetSpec, prepare
 from diffshare.errors import ConfigError, DataError
 from diffshare.reporting.tables import PIA_COLUMNS, generator_comparison, pia_table
-from diffshare.tracks.tabular import estimate_property, property_schema, sharer_table
+from diffshare.tracks.tabular import estimate_property, property_schema, sharer_schema, sharer_set
 
 FEMALE = Property("sex", "Female")
+LOGREG = {"classifier": "logreg", "params": {}, "holdout": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -70,26 +71,34 @@ def test_batch_estimates_use_disjoint_batches():
         batch_estimates(values, 10, 3)
 
 
-def test_subset_has_the_exact_ratio(adult):
-    train, _, _ = adult
+def test_rows_have_the_exact_ratio():
+    has = np.repeat([1, 0], [300, 700])
     for ratio in (0.0, 0.1, 0.5, 0.9):
-        subset = ratio_subset(train, FEMALE, ratio, 1000, seed=3)
-        assert len(subset) == 1000 and subset.index.is_unique
-        assert FEMALE.indicator(subset).sum() == round(1000 * ratio)
-        assert subset.index.isin(train.index).all()
+        rows = ratio_rows(has, ratio, 250, seed=3)
+        assert rows.shape == (250,) and len(set(rows)) == 250
+        assert has[rows].sum() == round(250 * ratio)
     # Seeded, and shuffled: the property's rows are not all first.
-    a, b = (ratio_subset(train, FEMALE, 0.5, 200, seed=1) for _ in range(2))
-    assert a.index.equals(b.index)
-    assert not (FEMALE.indicator(a)[:100] == 1).all()
+    a, b = (ratio_rows(has, 0.5, 200, seed=1) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    assert not (has[a][:100] == 1).all()
+
+
+def test_sharer_rows_of_a_table_with_their_record(adult):
+    train, _, _ = adult
+    rows, record = sharer_rows(train, FEMALE, ratio=0.1, size=1000, seed=3)
+    assert FEMALE.indicator(train.iloc[rows]).sum() == 100
+    assert record["true_ratio"] == 0.1 and record["size"] == 1000
+    assert record["n_pool"] == len(train)
+    assert record["pool_ratio"] == pytest.approx(FEMALE.indicator(train).mean())
 
 
 def test_subset_larger_than_the_pool_can_supply_is_refused(adult):
     train, _, _ = adult
     females = int(FEMALE.indicator(train).sum())
     with pytest.raises(DataError, match=rf"the pool has {females} rows with property sex == "):
-        ratio_subset(train, FEMALE, 0.9, 3000, seed=0)
+        sharer_rows(train, FEMALE, ratio=0.9, size=3000, seed=0)
     with pytest.raises(ConfigError, match="ratio must be in"):
-        ratio_subset(train, FEMALE, 1.5, 10, seed=0)
+        ratio_rows(FEMALE.indicator(train), 1.5, 10, seed=0)
 
 
 def test_property_column_must_exist():
@@ -99,24 +108,26 @@ def test_property_column_must_exist():
 
 def test_hidden_property_is_left_out_of_table_and_schema(adult):
     train, _, schema = adult
-    table, hidden, record = sharer_table(
-        train, schema, FEMALE, ratio=0.3, size=500, seed=0, hide_property=True
+    table, record = sharer_set(
+        train, FEMALE, schema=schema, ratio=0.3, size=500, seed=0, hide_property=True
     )
+    hidden = sharer_schema(schema, FEMALE, hide_property=True)
     assert "sex" not in table.columns and "sex" not in hidden.categorical
     hidden.check_table(table)
     assert record["true_ratio"] == 0.3 and record["hide_property"] is True
+    assert sharer_schema(schema, FEMALE, hide_property=False) == schema
     with pytest.raises(ConfigError, match="cannot hide the label column 'income'"):
-        sharer_table(
+        sharer_set(
             train,
-            schema,
             Property("income", ">50K"),
+            schema=schema,
             ratio=0.3,
             size=10,
             seed=0,
             hide_property=True,
         )
     with pytest.raises(ConfigError, match="value 'female' never occurs in column 'sex'"):
-        sharer_table(train, schema, Property("sex", "female"), ratio=0.3, size=10, seed=0)
+        sharer_set(train, Property("sex", "female"), schema=schema, ratio=0.3, size=10, seed=0)
 
 
 def test_property_classifier_schema_predicts_the_property(adult):
@@ -131,16 +142,16 @@ def test_estimates_from_rows_with_a_known_share(adult):
     # exact, and correcting the auxiliary classifier removes most of its bias (which grows with
     # the distance from the auxiliary data's own share, about 0.33).
     train, test, schema = adult
-    samples = ratio_subset(train, FEMALE, 0.1, 2000, seed=0)
+    samples, _ = sharer_set(train, FEMALE, schema=schema, ratio=0.1, size=2000, seed=0)
     estimates, record = estimate_property(
         samples,
         test,
-        schema,
         FEMALE,
+        schema=schema,
         attacks=["column", "aux", "aux_corrected"],
         queries=[200, 500],
         repeats=4,
-        classifier="logreg",
+        discriminator=LOGREG,
         seed=0,
     )
     assert len(estimates) == 3 * 2 * 4
@@ -149,6 +160,7 @@ def test_estimates_from_rows_with_a_known_share(adult):
     assert column[column["n_queries"] == 500]["estimate"].tolist() == [
         batches[i * 500 : (i + 1) * 500].mean() for i in range(4)
     ]
+    assert record["discriminator"] == "logreg"
     assert 0.5 < record["tpr"] <= 1 and 0 <= record["fpr"] < record["tpr"]
     assert record["n_auxiliary_fit"] + record["n_auxiliary_holdout"] == len(test)
     mean = estimates[estimates["n_queries"] == 500].groupby("attack")["estimate"].mean()
@@ -161,12 +173,14 @@ def test_column_attack_needs_the_property_column(adult):
     samples = train.drop(columns=["sex"]).iloc[:100]
     with pytest.raises(DataError, match="the samples has no column 'sex'"):
         estimate_property(
-            samples, test, schema, FEMALE, attacks=["column"], queries=[10], repeats=2
-        )
+            samples, test, FEMALE, schema=schema, attacks=["column"], queries=[10], repeats=2,
+            discriminator=LOGREG,
+        )  # fmt: skip
     # Without the column the auxiliary attacks still run.
     estimates, _ = estimate_property(
-        samples, test, schema, FEMALE, attacks=["aux"], queries=[10], repeats=2, classifier="logreg"
-    )
+        samples, test, FEMALE, schema=schema, attacks=["aux"], queries=[10], repeats=2,
+        discriminator=LOGREG,
+    )  # fmt: skip
     assert len(estimates) == 2
 
 

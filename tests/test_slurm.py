@@ -5,17 +5,41 @@ CI starts a single-node cluster first (`.ci/slurm/start.sh`, with one fake GPU);
 answers, the test is skipped.
 """
 
+import re
 import shutil
 import subprocess
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import REPO, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
 GPU_RULES = {"train_generator", "sample_generator"}
+
+
+def rules_claiming_a_gpu() -> set[str]:
+    """Rules whose `resources:` claim the GPU (`gpu=GPU`), read from the rule files."""
+    claiming = set()
+    for path in (REPO / "workflow/rules").glob("*.smk"):
+        for block in re.split(r"\n(?=rule |use rule )", path.read_text()):
+            name = re.match(r"(?:use )?rule (\w+)", block)
+            if name and re.search(r"^\s+gpu=GPU,", block, re.M):
+                claiming.add(name.group(1))
+    return claiming
+
+
+def test_every_gpu_rule_has_a_partition_runtime_and_memory():
+    # Needs no cluster: it reads the rules and the profile.
+    claiming = rules_claiming_a_gpu()
+    assert {"train_generator", "sample_generator", "sample_images"} <= claiming
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    for rule in sorted(claiming):
+        settings = profile["set-resources"].get(rule, {})
+        assert {"slurm_partition", "runtime", "mem_mb"} <= set(settings), rule
+        assert rule in profile["set-threads"], rule
 
 
 def cluster_is_up() -> bool:

@@ -195,3 +195,5 @@ def test_checkpoint_of_other_settings_is_ignored(german, tmp_path, caplog):
             checkpoint_dir=tmp_path,
         ).fit(train, schema)
     assert "ignoring checkpoint" in caplog.text
+    assert "config.learning_rate 0.002 -> 0.001" in caplog.text
+    assert not (tmp_path / "checkpoint.pt").exists()  # discarded; no checkpoint was due since

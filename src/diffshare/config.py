@@ -1,16 +1,22 @@
-"""Checks on a whole configuration that a JSON schema cannot express (cross-references).
+"""The run's configuration: lookups by dataset and track, and the defaults of the schema.
 
-The workflow validates the config against ``workflow/schemas/config.schema.yaml`` first, then calls
-:func:`check_config`; both run when the workflow loads, before any job starts.
+The workflow validates the merged config against ``workflow/schemas/config.schema.yaml``, the one
+place where defaults live (:func:`schema_defaults` reads them; ``config/config.yaml`` and the
+README's tables must agree with it, which the tests check), then checks cross-references with
+:func:`diffshare.validation.check_config`. This module imports no stage code.
+
+Settings are symmetric between the tracks: a tabular dataset's are under ``fpa``, ``pia``,
+``generator``; an image dataset's under ``image.fpa``, ``image.pia``, ``image.diffusion``, ...
+(:func:`track_section` picks the right one for a dataset).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import sys
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from diffshare.attacks.pia.property import Property
-from diffshare.data.tabular import DatasetSpec
 from diffshare.errors import ConfigError
 
 
@@ -65,96 +71,32 @@ def dataset_kind(config: Mapping[str, Any], name: str) -> str:
     )
 
 
-def check_config(config: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the first key whose value refers to nothing valid."""
-    for name, entry in (config.get("datasets") or {}).items():
-        DatasetSpec.from_config(name, entry)  # structure only; files are read by `prepare`
-    both = sorted(set(config.get("datasets") or {}) & set(config.get("image_datasets") or {}))
-    if both:
-        raise ConfigError(
-            f"dataset names {both} are in both 'datasets' and 'image_datasets'; rename one"
-        )
-    run = config.get("run") or {}
-    for index, name in enumerate(run.get("datasets") or []):
-        try:
-            dataset_kind(config, name)
-        except ConfigError as error:
-            raise ConfigError(f"config key 'run.datasets[{index}]': {error}") from None
-    check_pia(config)
-    check_image(config)
+def track_section(config: Mapping[str, Any], name: str, section: str) -> dict[str, Any]:
+    """The settings ``section`` (``fpa`` or ``pia``) that apply to dataset ``name``: the top-level
+    section for a tabular dataset, ``image.<section>`` for an image dataset."""
+    if dataset_kind(config, name) == "image":
+        return dict((config.get("image") or {}).get(section) or {})
+    return dict(config.get(section) or {})
 
 
-def check_pia(config: Mapping[str, Any]) -> None:
-    """The ``pia`` section against the catalogue: every property names a categorical column
-    or the label of its dataset, and a hidden property leaves the ``column`` attack out."""
-    pia = config.get("pia") or {}
-    hide = bool(pia.get("hide_property", False))
-    if hide and "column" in (pia.get("attacks") or []):
-        raise ConfigError(
-            "config key 'pia.attacks' lists 'column', but pia.hide_property is true: the samples "
-            "then carry no property column; remove 'column' or set hide_property to false"
-        )
-    for name, entry in (pia.get("properties") or {}).items():
-        where = f"config key 'pia.properties.{name}'"
-        if name in (config.get("image_datasets") or {}):
-            check_image_property(config, name, entry, where)
-            continue
-        try:
-            spec = DatasetSpec.from_config(name, dataset_config(config, name))
-        except ConfigError as error:
-            raise ConfigError(f"{where}: {error}") from None
-        try:
-            Property.from_config(entry).check_schema(spec.schema, hide=hide)
-        except ConfigError as error:
-            raise ConfigError(f"{where}: {error}") from None
+def section_path(config: Mapping[str, Any], name: str, section: str) -> str:
+    """The config path of :func:`track_section` (``pia`` or ``image.pia``), for messages."""
+    return f"image.{section}" if dataset_kind(config, name) == "image" else section
 
 
 def pia_property(config: Mapping[str, Any], name: str) -> dict[str, str]:
-    """The PIA property ``{column, value}`` of dataset ``name``; :class:`ConfigError` if the
-    config names none."""
-    properties = (config.get("pia") or {}).get("properties") or {}
+    """The PIA property ``{column, value}`` of dataset ``name`` (``pia.properties.<name>``, or
+    ``image.pia.properties.<name>`` for an image dataset); :class:`ConfigError` naming the key to
+    add if the config has none."""
+    properties = track_section(config, name, "pia").get("properties") or {}
     if name not in properties:
+        key = f"{section_path(config, name, 'pia')}.properties.{name}"
         raise ConfigError(
-            f"no property to infer for dataset {name!r}: add pia.properties.{name} "
+            f"no property to infer for dataset {name!r}: add {key} "
             "({column: ..., value: ...}) to the config"
         )
     entry = properties[name]
     return {"column": str(entry["column"]), "value": str(entry["value"])}
-
-
-def check_image_property(
-    config: Mapping[str, Any], name: str, entry: Mapping[str, Any], where: str
-) -> None:
-    """An image property must name an attribute the dataset's source provides (CelebA's
-    attributes are known only once its files are read)."""
-    from diffshare.tracks.image import SOURCE_ATTRIBUTES
-
-    source = image_dataset_config(config, name).get("source")
-    attributes = SOURCE_ATTRIBUTES.get(source)
-    if attributes is not None and str(entry["column"]) not in attributes:
-        raise ConfigError(
-            f"{where}: {source} images have no attribute {entry['column']!r} "
-            f"(they have {list(attributes)})"
-        )
-
-
-def check_image(config: Mapping[str, Any]) -> None:
-    """The ``image`` section: samplers fit their family; zero_shot has CLIP weights."""
-    from diffshare.generators.image_diffusion import SAMPLERS
-
-    image = config.get("image") or {}
-    for family, setting in (image.get("samplers") or {}).items():
-        if setting.get("name") not in SAMPLERS[family]:
-            raise ConfigError(
-                f"config key 'image.samplers.{family}.name': {setting.get('name')!r} does not "
-                f"sample the {family} family; choose one of {list(SAMPLERS[family])}"
-            )
-    pia = image.get("pia") or {}
-    if "zero_shot" in (pia.get("attacks") or []) and not (image.get("features") or {}).get("clip"):
-        raise ConfigError(
-            "config key 'image.pia.attacks' lists 'zero_shot', which needs CLIP weights: set "
-            "image.features.clip to a local CLIP checkpoint folder, or remove 'zero_shot'"
-        )
 
 
 def image_pia_prompts(config: Mapping[str, Any], name: str) -> list[str] | None:
@@ -168,3 +110,113 @@ def image_pia_prompts(config: Mapping[str, Any], name: str) -> list[str] | None:
             "([the property, its absence])"
         )
     return list(prompts) if prompts else None
+
+
+def schema_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The defaults of a JSON schema as a config: every key whose node sets a ``default`` (or whose
+    properties do), recursively, following local ``$ref``s; a node's own ``default`` mapping is
+    merged over its properties' defaults. This is what validation with defaults fills in for an
+    empty config."""
+    return _node_default(schema, schema, top=True)
+
+
+_NONE = object()  # "no default", as opposed to a default of null
+
+
+def _node_default(schema: Mapping[str, Any], node: Mapping[str, Any], top: bool = False) -> Any:
+    merged: dict[str, Any] = {}
+    for part in [node, *(node.get("allOf") or [])]:
+        if "$ref" in part:
+            part = {
+                **_resolve(schema, part["$ref"]),
+                **{k: v for k, v in part.items() if k != "$ref"},
+            }
+        for key, child in (part.get("properties") or {}).items():
+            default = _node_default(schema, child)
+            if default is not _NONE:
+                merged[key] = default
+    value = node.get("default", _NONE)
+    if isinstance(value, Mapping):
+        return {**merged, **value}
+    if value is _NONE and (top or merged and "default" in node):
+        return merged
+    return value
+
+
+def _resolve(schema: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
+    if not ref.startswith("#/"):
+        raise ConfigError(f"only local schema references are supported, got {ref!r}")
+    node: Any = schema
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def schema_node(schema: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """The schema node of the dotted config ``key`` (``image.fpa.mine.steps``);
+    :class:`ConfigError` naming the first part the schema does not describe."""
+    node: Mapping[str, Any] = schema
+    for part in key.split("."):
+        properties: dict[str, Any] = {}
+        for piece in [node, *(node.get("allOf") or [])]:
+            if "$ref" in piece:
+                properties.update(_resolve(schema, piece["$ref"]).get("properties") or {})
+            properties.update(piece.get("properties") or {})
+        if part in properties:
+            node = properties[part]
+        elif isinstance(node.get("additionalProperties"), Mapping):  # keyed by dataset, ...
+            node = node["additionalProperties"]
+        else:
+            raise ConfigError(f"the config schema has no key {key!r} (no {part!r})")
+    return node
+
+
+def reference_rows(schema: Mapping[str, Any]) -> Iterator[tuple[str, Any, str]]:
+    """``(key, default, description)`` for every setting of the schema but the catalogues, in
+    schema order: leaves, and objects whose entries are free (keyed by dataset, classifier, ...)."""
+    defaults = schema_defaults(schema)
+
+    def walk(node: Mapping[str, Any], path: str, default: Any) -> Iterator[tuple[str, Any, str]]:
+        properties: dict[str, Any] = {}
+        for piece in [node, *(node.get("allOf") or [])]:
+            if "$ref" in piece:
+                properties.update(_resolve(schema, piece["$ref"]).get("properties") or {})
+            properties.update(piece.get("properties") or {})
+        free = "additionalProperties" in node and node["additionalProperties"] is not False
+        if not properties or free or path.endswith(("ctgan", "tvae")):
+            yield path, default, " ".join(str(node.get("description", "")).split())
+            return
+        for key, child in properties.items():
+            child_default = default.get(key) if isinstance(default, Mapping) else None
+            yield from walk(child, f"{path}.{key}" if path else key, child_default)
+
+    for key, child in schema["properties"].items():
+        if key not in ("datasets", "image_datasets"):
+            yield from walk(child, key, defaults.get(key))
+
+
+def reference_markdown(schema: Mapping[str, Any]) -> str:
+    """config/README.md: every setting with its default and meaning, from the schema."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `workflow/schemas/config.schema.yaml`, the one place where defaults live",
+        "(`python -m diffshare.config workflow/schemas/config.schema.yaml > config/README.md`;",
+        "a test fails when this file, the schema or `config/config.yaml` disagree). The dataset",
+        "catalogues (`datasets`, `image_datasets`) are described in `config/datasets.yaml`.",
+        "",
+        "| key | default | meaning |",
+        "| --- | --- | --- |",
+    ]
+    for key, default, description in reference_rows(schema):
+        shown = json.dumps(default, separators=(", ", ": "))
+        cells = [f"`{key}`", f"`{shown}`", description]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m diffshare.config SCHEMA > config/README.md
+    import yaml
+
+    with open(sys.argv[1]) as handle:
+        sys.stdout.write(reference_markdown(yaml.safe_load(handle)))

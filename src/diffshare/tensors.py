@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 
-from diffshare.errors import DataError
+from diffshare.errors import ConfigError, DataError
+
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 
 
-def _device(device: str) -> torch.device:
+def resolve_device(device: str | torch.device) -> torch.device:
+    """The torch device that ``device`` names: ``"auto"`` (CUDA when available, else the CPU),
+    ``"cpu"``, ``"cuda"`` or ``"cuda:N"``. Raises :class:`ConfigError` naming any other value.
+    A CUDA device is returned as asked even where CUDA is missing: the caller decides whether
+    that is an error or a fallback."""
+    if isinstance(device, torch.device):
+        device = str(device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
     return torch.device(device)
 
 

@@ -1,17 +1,23 @@
 # Config validation and the small helpers that compute job inputs and params.
+#
+# One path scheme for both tracks: results/<stage>/<dataset>/..., where the dataset's catalogue
+# (`datasets` or `image_datasets`) says which track it is on. Rules that differ only by track are
+# written once, with input functions here that pick the track's files.
 import os
 
 from snakemake.utils import validate
 
 from diffshare.config import (
     canonical,
-    check_config,
     dataset_config,
     dataset_kind,
     image_dataset_config,
     image_pia_prompts,
     pia_property,
+    track_section,
 )
+from diffshare.generators import IMAGE_GENERATORS, TABLE_GENERATORS
+from diffshare.validation import check_config
 
 validate(config, schema="../schemas/config.schema.yaml")
 check_config(config)
@@ -35,10 +41,39 @@ CLASSIFIERS = config["downstream"]["classifiers"]
 # Generator jobs claim one GPU (a local profile limit, a SLURM --gpus request) unless the config
 # pins them to the CPU.
 GPU = 0 if config["generator"]["device"] == "cpu" else 1
+# Wildcard patterns of each track's dataset names, for the rules whose outputs are the track's
+# own files (tables or image sets); "(?!)" matches nothing.
+TABULAR = "|".join(config["datasets"]) or "(?!)"
+IMAGES = "|".join(config.get("image_datasets") or {}) or "(?!)"
+# Saved data sets, by track: Parquet tables or .npz image sets.
+SET = {"tabular": "parquet", "image": "npz"}
+
+
+def kind(wildcards):
+    """`tabular` or `image`: the track of the requested dataset; an unknown name stops the run."""
+    return dataset_kind(config, wildcards.dataset)
+
+
+def split_file(wildcards, split):
+    """A prepared split (`train` or `test`) of the requested dataset, in its track's format."""
+    return f"results/data/{wildcards.dataset}/{split}.{SET[kind(wildcards)]}"
+
+
+def train_set(wildcards):
+    return split_file(wildcards, "train")
+
+
+def test_set(wildcards):
+    return split_file(wildcards, "test")
+
+
+# -- data ----------------------------------------------------------------------------------------
 
 
 def dataset_entry(wildcards):
     """The catalogue entry of the requested dataset; an unknown name stops the run."""
+    if kind(wildcards) == "image":
+        return image_dataset_config(config, wildcards.dataset)
     return dataset_config(config, wildcards.dataset)
 
 
@@ -50,120 +85,132 @@ def dataset_params(wildcards):
 
 
 def raw_files(wildcards):
-    """The raw files of a dataset, so that replacing one reruns its preparation."""
-    return [
-        os.path.join(ROOT, item["path"])  # join keeps absolute paths as they are
-        for item in dataset_entry(wildcards)["files"].values()
-    ]
+    """The raw files of a dataset, so that replacing one reruns its preparation (an image
+    dataset read from a folder has none)."""
+    entry = dataset_entry(wildcards)
+    if kind(wildcards) == "image":
+        files = (
+            [entry["file"]] if entry.get("folder") is None and entry.get("file") else []
+        )
+    else:
+        files = entry["files"].values()
+    # join keeps absolute paths as they are
+    return [os.path.join(ROOT, item["path"]) for item in files]
 
 
-def training_table(wildcards):
-    """The table a downstream classifier is trained on, by its `source` path segment:
-    `real` (the sharer's training split) or `synthetic/<subset>` (samples of the shared
-    diffusion model trained on that subset with the same seed)."""
-    if wildcards.source == "real":
-        return f"results/data/{wildcards.dataset}/train.parquet"
-    subset = wildcards.source.removeprefix("synthetic/")
-    return f"results/samples/{wildcards.dataset}/tabddpm/{subset}/seed~{wildcards.seed}/samples.parquet"
+# -- generators ----------------------------------------------------------------------------------
 
 
-def subset_table(wildcards):
-    """The sharer's table a shared model is trained on: `full` is the whole training split,
-    `attack~<attack>/alpha~<alpha>` a subset chosen by `select_subset`, `ratio~<ratio>` a
-    table at an exact property ratio built by `sharer_table`."""
+def subset_files(wildcards):
+    """The sharer's data a shared model is trained on, with what its track needs beside it:
+    `full` is the whole training split, `attack~<attack>/alpha~<alpha>` a subset chosen by
+    `select_subset`, `ratio~<ratio>` a set at an exact property ratio (`sharer_set`). A PIA
+    table comes with its own schema (it may leave the property column out); image sets with the
+    dataset's summary (the number of classes)."""
+    data = f"results/data/{wildcards.dataset}"
+    folder = (
+        f"results/subsets/{wildcards.dataset}/{wildcards.subset}/seed~{wildcards.seed}"
+    )
+    if kind(wildcards) == "image":
+        train = (
+            f"{folder}/images.npz"
+            if wildcards.subset != "full"
+            else f"{data}/train.npz"
+        )
+        return {"train": train, "summary": f"{data}/summary.json"}
     if wildcards.subset == "full":
-        return f"results/data/{wildcards.dataset}/train.parquet"
-    return f"results/subsets/{wildcards.dataset}/{wildcards.subset}/seed~{wildcards.seed}/table.parquet"
+        return {"train": f"{data}/train.parquet", "schema": f"{data}/schema.json"}
+    schema = f"{folder}/schema.json" if wildcards.subset.startswith("ratio~") else None
+    return {
+        "train": f"{folder}/table.parquet",
+        "schema": schema or f"{data}/schema.json",
+    }
 
 
-def subset_schema(wildcards):
-    """The schema of the sharer's table: a PIA table may leave the property column out."""
-    if wildcards.subset.startswith("ratio~"):
-        return f"results/subsets/{wildcards.dataset}/{wildcards.subset}/seed~{wildcards.seed}/schema.json"
-    return f"results/data/{wildcards.dataset}/schema.json"
-
-
-def generator_params(wildcards):
-    settings = dict(config["generator"]["tabular"])
-    if wildcards.subset.startswith("ratio~"):
-        settings["steps"] = config["pia"]["generator_steps"]
-    elif wildcards.subset != "full":
-        settings["steps"] = config["fpa"]["generator_steps"]
+def generator_settings(wildcards):
+    """The settings of the `{generator}` family: `generator.tabular` (with the FPA or PIA step
+    count on their subsets), `generator.ctgan`, `generator.tvae`, `image.diffusion` or
+    `image.sngan`."""
+    family = wildcards.generator
+    if family == "tabddpm":
+        settings = dict(config["generator"]["tabular"])
+        if wildcards.subset.startswith("ratio~"):
+            settings["steps"] = config["pia"]["generator_steps"]
+        elif wildcards.subset != "full":
+            settings["steps"] = config["fpa"]["generator_steps"]
+    elif family in TABLE_GENERATORS:
+        settings = config["generator"][family]
+    else:
+        settings = config["image"]["sngan" if family == "sngan" else "diffusion"]
     return canonical(settings)
 
 
+def generator_resources(wildcards):
+    """Runtime (minutes) and memory (MB) of a generator job by its family's modality."""
+    return (240, 16000) if wildcards.generator in IMAGE_GENERATORS else (120, 8000)
+
+
 def n_synthetic(wildcards):
-    """Rows the receiver draws: for PIA, one disjoint batch per repeat of the largest query."""
+    """Rows the receiver draws from a table model: for PIA, one disjoint batch per repeat of
+    the largest query."""
     if wildcards.subset.startswith("ratio~"):
         return max(config["pia"]["queries"]) * config["pia"]["repeats"]
     return config["generator"]["n_synthetic"]
 
 
-def mine_params(wildcards):
-    return canonical(config["fpa"]["mine"])
-
-
-def fpa_subsets():
-    """Subset path segments of the sweep: the random reference, then each attack and alpha."""
-    subsets = ["attack~none/alpha~0"]
-    for attack in config["fpa"]["attacks"]:
-        subsets += [
-            f"attack~{attack}/alpha~{alpha:g}" for alpha in config["fpa"]["alphas"]
-        ]
-    return subsets
-
-
-def fpa_metrics(wildcards):
-    if dataset_kind(config, wildcards.dataset) == "image":
-        return image_fpa_metrics(wildcards)
-    return expand(
-        "results/downstream/{dataset}/synthetic/{subset}/classifier~{classifier}/seed~{seed}/metrics.json",
-        dataset=wildcards.dataset,
-        subset=fpa_subsets(),
-        classifier=config["fpa"]["classifiers"],
-        seed=SEEDS,
+def image_sampling_params(wildcards):
+    """PIA sets (ratio~) are sampled unconditionally, one disjoint batch per repeat of the
+    largest query; FPA subsets conditionally, balanced over y."""
+    image = config["image"]
+    if wildcards.subset.startswith("ratio~"):
+        n = max(image["pia"]["queries"]) * image["pia"]["repeats"]
+        conditional = False
+    else:
+        n, conditional = image["fpa"]["n_synthetic"], True
+    return canonical(
+        {"n": n, "conditional": conditional, "samplers": image["samplers"]}
     )
 
 
-def fpa_selections(wildcards):
-    if dataset_kind(config, wildcards.dataset) == "image":
-        return expand(
-            "results/images/{dataset}/subsets/{subset}/seed~{seed}/selection.json",
-            dataset=wildcards.dataset,
-            subset=image_fpa_subsets(),
-            seed=SEEDS,
-        )
-    return expand(
-        "results/subsets/{dataset}/{subset}/seed~{seed}/selection.json",
-        dataset=wildcards.dataset,
-        subset=fpa_subsets(),
-        seed=SEEDS,
-    )
+# -- receivers -----------------------------------------------------------------------------------
+
+
+def receiver_training_set(wildcards):
+    """The set a receiver is trained on, by its `source` path segment: `real` (the sharer's
+    training split) or `synthetic/<subset>` (samples of the shared diffusion model trained on
+    that subset with the same seed: tabddpm, or image.fpa.generator)."""
+    if wildcards.source == "real":
+        return train_set(wildcards)
+    subset = wildcards.source.removeprefix("synthetic/")
+    image = kind(wildcards) == "image"
+    generator = config["image"]["fpa"]["generator"] if image else "tabddpm"
+    folder = f"results/samples/{wildcards.dataset}/{generator}/{subset}/seed~{wildcards.seed}"
+    return f"{folder}/samples.{'npz' if image else 'parquet'}"
 
 
 def classifier_params(wildcards):
     return canonical(config["downstream"]["params"][wildcards.classifier])
 
 
-def downstream_metrics(dataset, source):
-    """Metrics files of every configured classifier and seed for one training source."""
+def downstream_metrics(dataset, source, classifiers, seeds=SEEDS):
+    """Metrics files of the classifiers and seeds for one training source."""
     return expand(
         "results/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/metrics.json",
         dataset=dataset,
         source=source,
-        classifier=CLASSIFIERS,
-        seed=SEEDS,
+        classifier=classifiers,
+        seed=seeds,
     )
 
 
 def baseline_metrics(wildcards):
-    dataset_entry(wildcards)  # an unknown dataset stops the run with a clear message
-    return downstream_metrics(wildcards.dataset, "real")
+    dataset_config(config, wildcards.dataset)  # an unknown dataset stops the run, named
+    return downstream_metrics(wildcards.dataset, "real", CLASSIFIERS)
 
 
 def utility_synthetic_metrics(wildcards):
-    dataset_entry(wildcards)
-    return downstream_metrics(wildcards.dataset, "synthetic/full")
+    dataset_config(config, wildcards.dataset)
+    return downstream_metrics(wildcards.dataset, "synthetic/full", CLASSIFIERS)
 
 
 def utility_fidelity(wildcards):
@@ -174,63 +221,170 @@ def utility_fidelity(wildcards):
     )
 
 
-def pia_seeds():
-    return config["pia"]["seeds"] or SEEDS
+# -- fairness poisoning --------------------------------------------------------------------------
 
 
-def pia_params(wildcards):
-    """The property of the dataset and whether the sharer hides it."""
+def mine_inputs(wildcards):
+    """MINE's pool: a table with its schema, or images with their features."""
+    if kind(wildcards) == "image":
+        features = (
+            f"results/features/{wildcards.dataset}/seed~{wildcards.seed}/train.parquet"
+        )
+        return {"train": train_set(wildcards), "features": features}
+    return {
+        "train": train_set(wildcards),
+        "schema": f"results/data/{wildcards.dataset}/schema.json",
+    }
+
+
+def fpa_settings(wildcards):
+    """The `fpa` (or `image.fpa`) section of the requested dataset."""
+    return track_section(config, wildcards.dataset, "fpa")
+
+
+def mine_params(wildcards):
+    return canonical(fpa_settings(wildcards)["mine"])
+
+
+def selection_params(wildcards):
+    fpa = fpa_settings(wildcards)
+    keys = ("subset_size", "tolerance", "candidates_per_cell")
+    return canonical({key: fpa[key] for key in keys})
+
+
+def fpa_subsets(dataset):
+    """Subset path segments of the sweep: the random reference, then each attack and alpha."""
+    fpa = track_section(config, dataset, "fpa")
+    subsets = ["attack~none/alpha~0"]
+    for attack in fpa["attacks"]:
+        subsets += [f"attack~{attack}/alpha~{alpha:g}" for alpha in fpa["alphas"]]
+    return subsets
+
+
+def fpa_metrics(wildcards):
+    """Every receiver of the sweep: fpa.classifiers on tables, the CNN on images (whose
+    dataset needs a sensitive attribute)."""
+    if kind(wildcards) == "image":
+        if image_dataset_config(config, wildcards.dataset).get("sensitive") is None:
+            raise ValueError(
+                f"fairness poisoning on {wildcards.dataset!r} needs a sensitive attribute: "
+                f"set image_datasets.{wildcards.dataset}.sensitive"
+            )
+        classifiers = ["cnn"]
+    else:
+        classifiers = config["fpa"]["classifiers"]
+    sources = [f"synthetic/{subset}" for subset in fpa_subsets(wildcards.dataset)]
+    return downstream_metrics(wildcards.dataset, sources, classifiers)
+
+
+def fpa_selections(wildcards):
+    return expand(
+        "results/subsets/{dataset}/{subset}/seed~{seed}/selection.json",
+        dataset=wildcards.dataset,
+        subset=fpa_subsets(wildcards.dataset),
+        seed=SEEDS,
+    )
+
+
+# -- property inference --------------------------------------------------------------------------
+
+
+def pia_settings(wildcards):
+    """The `pia` (or `image.pia`) section of the requested dataset."""
+    return track_section(config, wildcards.dataset, "pia")
+
+
+def pia_seeds(dataset):
+    """Seeds of the PIA runs of `dataset` (pia.seeds or image.pia.seeds; null: run.seeds)."""
+    return track_section(config, dataset, "pia")["seeds"] or SEEDS
+
+
+def pia_delta(wildcards):
+    """Confidence of the Hoeffding bound for `dataset` (pia.delta or image.pia.delta)."""
+    return pia_settings(wildcards)["delta"]
+
+
+def sharer_params(wildcards):
+    """The property of the dataset, the sharer's set size and whether it hides the property
+    (tables only: image sets keep every attribute)."""
+    pia = pia_settings(wildcards)
     return canonical(
         {
             "property": pia_property(config, wildcards.dataset),
-            "hide_property": config["pia"]["hide_property"],
-            "subset_size": config["pia"]["subset_size"],
+            "hide_property": pia.get("hide_property", False),
+            "subset_size": pia["subset_size"],
         }
     )
 
 
-def pia_estimate_params(wildcards):
-    pia = config["pia"]
-    discriminator = pia["discriminator"]
-    return canonical(
-        {
-            "property": pia_property(config, wildcards.dataset),
-            "attacks": pia["attacks"],
-            "queries": pia["queries"],
-            "repeats": pia["repeats"],
-            "classifier": discriminator["classifier"],
-            "params": config["downstream"]["params"][discriminator["classifier"]],
-            "holdout": discriminator["holdout"],
-        }
-    )
+def estimate_inputs(wildcards):
+    """One model's samples, the sharer's record, and the receiver's auxiliary data (the test
+    split, disjoint from the pool) with, for tables, the schema."""
+    folder = f"{wildcards.dataset}/{wildcards.generator}/ratio~{wildcards.ratio}/seed~{wildcards.seed}"
+    subset = f"results/subsets/{wildcards.dataset}/ratio~{wildcards.ratio}"
+    inputs = {
+        "samples": f"results/samples/{folder}/samples.{SET[kind(wildcards)]}",
+        "subset": f"{subset}/seed~{wildcards.seed}/subset.json",
+        "auxiliary": test_set(wildcards),
+    }
+    if kind(wildcards) == "tabular":
+        inputs["schema"] = f"results/data/{wildcards.dataset}/schema.json"
+    return inputs
+
+
+def estimate_threads(wildcards):
+    """Image discriminators are torch networks (generator.threads); a table's is one
+    scikit-learn classifier."""
+    return config["generator"]["threads"] if kind(wildcards) == "image" else 1
+
+
+def estimate_params(wildcards):
+    """The params of `estimate_property`, alike for both tracks: the property, the attacks,
+    query counts and repeats, and the discriminator {classifier, params, holdout}. A table's
+    discriminator is a downstream classifier with its downstream.params; an image's is the CNN or
+    logistic regression on CLIP features (image.pia.discriminator; `auto` picks the latter when
+    image.features.clip names weights, which zero_shot also reads with the dataset's prompts)."""
+    pia = pia_settings(wildcards)
+    settings = {key: pia[key] for key in ("attacks", "queries", "repeats")}
+    settings["property"] = pia_property(config, wildcards.dataset)
+    if kind(wildcards) == "tabular":
+        classifier = pia["discriminator"]["classifier"]
+        params = config["downstream"]["params"][classifier]
+    else:
+        clip = config["image"]["features"]["clip"]
+        classifier = pia["discriminator"]["classifier"]
+        if classifier == "auto":
+            classifier = "clip_logreg" if clip else "cnn"
+        params = pia["discriminator"][classifier]
+        settings.update(clip=clip, prompts=image_pia_prompts(config, wildcards.dataset))
+    holdout = pia["discriminator"]["holdout"]
+    settings["discriminator"] = {
+        "classifier": classifier,
+        "params": params,
+        "holdout": holdout,
+    }
+    return canonical(settings)
 
 
 def pia_estimates(wildcards):
     # An unknown dataset, then a dataset without a property, stops the run naming it.
-    kind = dataset_kind(config, wildcards.dataset)
     pia_property(config, wildcards.dataset)
-    if kind == "image":
-        return expand(
-            "results/images/{dataset}/pia/{generator}/ratio~{ratio}/seed~{seed}/estimates.parquet",
-            dataset=wildcards.dataset,
-            generator=config["image"]["pia"]["generators"],
-            ratio=[f"{ratio:g}" for ratio in config["image"]["pia"]["ratios"]],
-            seed=pia_seeds(),
-        )
+    pia = pia_settings(wildcards)
     return expand(
         "results/pia/estimates/{dataset}/{generator}/ratio~{ratio}/seed~{seed}/estimates.parquet",
         dataset=wildcards.dataset,
-        generator=config["pia"]["generators"],
-        ratio=[f"{ratio:g}" for ratio in config["pia"]["ratios"]],
-        seed=pia_seeds(),
+        generator=pia["generators"],
+        ratio=[f"{ratio:g}" for ratio in pia["ratios"]],
+        seed=pia_seeds(wildcards.dataset),
     )
 
 
 def pia_reference(wildcards):
     """The generator the PIA log compares the others against: the first one listed."""
-    if dataset_kind(config, wildcards.dataset) == "image":
-        return config["image"]["pia"]["generators"][0]
-    return config["pia"]["generators"][0]
+    return pia_settings(wildcards)["generators"][0]
+
+
+# -- targets -------------------------------------------------------------------------------------
 
 
 def default_targets():
@@ -255,120 +409,7 @@ def default_targets():
     )
     return targets + expand(
         ["results/pia/{dataset}.csv", "results/pia/{dataset}.png"],
-        dataset=[d for d in datasets if d in config["pia"]["properties"]],
-    )
-
-
-# -- the image track -------------------------------------------------------------------------
-
-
-def image_entry(wildcards):
-    """The entry image_datasets.<dataset>; an unknown name stops the run."""
-    return image_dataset_config(config, wildcards.dataset)
-
-
-def image_params(wildcards):
-    entry = image_entry(wildcards)
-    entry.pop("description", None)
-    return canonical(entry)
-
-
-def image_raw_files(wildcards):
-    """The bundled file an image dataset is read from (none when it reads a folder)."""
-    entry = image_entry(wildcards)
-    if entry.get("folder") is None and entry.get("file"):
-        return [os.path.join(ROOT, entry["file"]["path"])]
-    return []
-
-
-def image_feature_params(wildcards):
-    return canonical(config["image"]["features"])
-
-
-def image_mine_params(wildcards):
-    """MINE settings of `fpa.mine` (include_sensitive is a tabular choice: features are images)."""
-    mine = dict(config["fpa"]["mine"])
-    mine.pop("include_sensitive", None)
-    return canonical(mine)
-
-
-def image_subset(wildcards):
-    """The sharer's images a shared model is trained on (full: the whole pool)."""
-    if wildcards.subset == "full":
-        return f"results/images/{wildcards.dataset}/train.npz"
-    return f"results/images/{wildcards.dataset}/subsets/{wildcards.subset}/seed~{wildcards.seed}/images.npz"
-
-
-def image_generator_params(wildcards):
-    image = config["image"]
-    return canonical({"diffusion": image["diffusion"], "sngan": image["sngan"]})
-
-
-def image_sampling_params(wildcards):
-    """PIA sets (ratio~) are sampled unconditionally, one disjoint batch per repeat of the
-    largest query; FPA subsets conditionally, balanced over y."""
-    image = config["image"]
-    if wildcards.subset.startswith("ratio~"):
-        n = max(image["pia"]["queries"]) * image["pia"]["repeats"]
-        conditional = False
-    else:
-        n, conditional = image["fpa"]["n_synthetic"], True
-    return canonical(
-        {"n": n, "conditional": conditional, "samplers": image["samplers"]}
-    )
-
-
-def image_training_set(wildcards):
-    """The receiver's training images: `real` (the pool) or `synthetic/<subset>` (samples of
-    the image.fpa.generator model trained on that subset with the same seed)."""
-    if wildcards.source == "real":
-        return f"results/images/{wildcards.dataset}/train.npz"
-    subset = wildcards.source.removeprefix("synthetic/")
-    generator = config["image"]["fpa"]["generator"]
-    return f"results/images/{wildcards.dataset}/samples/{generator}/{subset}/seed~{wildcards.seed}/samples.npz"
-
-
-def image_fpa_subsets():
-    subsets = ["attack~none/alpha~0"]
-    for attack in config["image"]["fpa"]["attacks"]:
-        subsets += [
-            f"attack~{attack}/alpha~{alpha:g}"
-            for alpha in config["image"]["fpa"]["alphas"]
-        ]
-    return subsets
-
-
-def image_fpa_metrics(wildcards):
-    if image_entry(wildcards).get("sensitive") is None:
-        raise ValueError(
-            f"fairness poisoning on {wildcards.dataset!r} needs a sensitive attribute: set "
-            f"image_datasets.{wildcards.dataset}.sensitive"
-        )
-    return expand(
-        "results/images/{dataset}/downstream/synthetic/{subset}/classifier~cnn/seed~{seed}/metrics.json",
-        dataset=wildcards.dataset,
-        subset=image_fpa_subsets(),
-        seed=SEEDS,
-    )
-
-
-def image_property(wildcards):
-    return pia_property(config, wildcards.dataset)
-
-
-def image_pia_params(wildcards):
-    pia = config["image"]["pia"]
-    discriminator = dict(pia["discriminator"])
-    holdout = discriminator.pop("holdout")
-    return canonical(
-        {
-            "property": pia_property(config, wildcards.dataset),
-            "attacks": pia["attacks"],
-            "queries": pia["queries"],
-            "repeats": pia["repeats"],
-            "cnn": discriminator,
-            "holdout": holdout,
-            "clip": config["image"]["features"]["clip"],
-            "prompts": image_pia_prompts(config, wildcards.dataset),
-        }
+        dataset=[
+            d for d in datasets if d in track_section(config, d, "pia")["properties"]
+        ],
     )

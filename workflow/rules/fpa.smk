@@ -1,8 +1,11 @@
+# Fairness poisoning (FPA), both tracks: MINE on the pool, the sharer's (possibly poisoned)
+# subsets, and the table of the receivers trained on the shared models' samples.
+
+
 rule train_mine:
     """Train the MINE statistics network once on the pool; keep T(x, 0) and T(x, 1) per row."""
     input:
-        train="results/data/{dataset}/train.parquet",
-        schema="results/data/{dataset}/schema.json",
+        unpack(mine_inputs),
     output:
         terms="results/mine/{dataset}/seed~{seed}/row_terms.parquet",
         record="results/mine/{dataset}/seed~{seed}/mine.json",
@@ -13,6 +16,7 @@ rule train_mine:
     conda:
         CONDA_ENV
     params:
+        track=kind,
         mine=mine_params,
     script:
         "../scripts/train_mine.py"
@@ -32,14 +36,27 @@ rule select_subset:
         "logs/subsets/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}.log",
     benchmark:
         "results/benchmarks/select_subset/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}.tsv"
+    wildcard_constraints:
+        dataset=TABULAR,
     conda:
         CONDA_ENV
     params:
-        subset_size=config["fpa"]["subset_size"],
-        tolerance=config["fpa"]["tolerance"],
-        candidates_per_cell=config["fpa"]["candidates_per_cell"],
+        track=kind,
+        selection=selection_params,
     script:
         "../scripts/select_subset.py"
+
+
+use rule select_subset as select_images with:
+    input:
+        train="results/data/{dataset}/train.npz",
+        terms=rules.train_mine.output.terms,
+    output:
+        rows="results/subsets/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/rows.parquet",
+        images="results/subsets/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/images.npz",
+        record="results/subsets/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/selection.json",
+    wildcard_constraints:
+        dataset=IMAGES,
 
 
 rule fpa:

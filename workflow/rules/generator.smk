@@ -1,37 +1,11 @@
+# The shared models of both tracks: every family (tabddpm, ctgan, tvae; ddpm, edm, sngan) is
+# trained by one rule, behind one interface (diffshare.generators), and sampled by its track's.
+
+
 rule train_generator:
-    """Train the shared tabular diffusion model on the sharer's table (GPU when present)."""
+    """Train a shared model of the `{generator}` family on the sharer's data (GPU when present)."""
     input:
-        train=subset_table,
-        schema=subset_schema,
-    output:
-        model=directory(
-            "results/generators/{dataset}/tabddpm/{subset}/seed~{seed}/model"
-        ),
-    log:
-        "logs/generators/{dataset}/tabddpm/{subset}/seed~{seed}/train.log",
-    benchmark:
-        "results/benchmarks/train_generator/{dataset}/tabddpm/{subset}/seed~{seed}.tsv"
-    conda:
-        CONDA_ENV
-    threads: config["generator"]["threads"]
-    resources:
-        gpu=GPU,
-        runtime=120,
-        mem_mb=8000,
-    params:
-        model=generator_params,
-        device=config["generator"]["device"],
-        checkpoint_dir="results/checkpoints/{dataset}/tabddpm/{subset}/seed~{seed}",
-        checkpoint_every=config["generator"]["checkpoint_every"],
-    script:
-        "../scripts/train_generator.py"
-
-
-rule train_ctgan:
-    """Train a non-diffusion baseline (CTGAN or TVAE, ctgan package) on the sharer's table."""
-    input:
-        train=subset_table,
-        schema=subset_schema,
+        unpack(subset_files),
     output:
         model=directory(
             "results/generators/{dataset}/{generator}/{subset}/seed~{seed}/model"
@@ -39,25 +13,26 @@ rule train_ctgan:
     log:
         "logs/generators/{dataset}/{generator}/{subset}/seed~{seed}/train.log",
     benchmark:
-        "results/benchmarks/train_ctgan/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
-    wildcard_constraints:
-        generator="ctgan|tvae",
+        "results/benchmarks/train_generator/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
     conda:
         CONDA_ENV
     threads: config["generator"]["threads"]
     resources:
         gpu=GPU,
-        runtime=120,
-        mem_mb=8000,
+        runtime=lambda wildcards: generator_resources(wildcards)[0],
+        mem_mb=lambda wildcards: generator_resources(wildcards)[1],
     params:
-        model=lambda wildcards: canonical(config["generator"][wildcards.generator]),
+        track=kind,
+        model=generator_settings,
         device=config["generator"]["device"],
+        checkpoint_dir="results/checkpoints/{dataset}/{generator}/{subset}/seed~{seed}",
+        checkpoint_every=config["generator"]["checkpoint_every"],
     script:
-        "../scripts/train_ctgan.py"
+        "../scripts/train_generator.py"
 
 
 rule sample_generator:
-    """Draw the receiver's synthetic rows from the shared model."""
+    """Draw the receiver's synthetic rows from a shared table model."""
     input:
         model="results/generators/{dataset}/{generator}/{subset}/seed~{seed}/model",
     output:
@@ -66,6 +41,8 @@ rule sample_generator:
         "logs/generators/{dataset}/{generator}/{subset}/seed~{seed}/sample.log",
     benchmark:
         "results/benchmarks/sample_generator/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
+    wildcard_constraints:
+        dataset=TABULAR,
     conda:
         CONDA_ENV
     threads: config["generator"]["threads"]
@@ -80,16 +57,50 @@ rule sample_generator:
         "../scripts/sample_generator.py"
 
 
+rule sample_images:
+    """The receiver's images: balanced over y for fairness poisoning, unconditional for PIA."""
+    input:
+        model="results/generators/{dataset}/{generator}/{subset}/seed~{seed}/model",
+    output:
+        samples="results/samples/{dataset}/{generator}/{subset}/seed~{seed}/samples.npz",
+        grid=report(
+            "results/samples/{dataset}/{generator}/{subset}/seed~{seed}/samples.png",
+            caption="../report/image_samples.rst",
+            category="Image samples",
+            subcategory="{dataset}",
+        ),
+        record="results/samples/{dataset}/{generator}/{subset}/seed~{seed}/sampling.json",
+    log:
+        "logs/generators/{dataset}/{generator}/{subset}/seed~{seed}/sample.log",
+    benchmark:
+        "results/benchmarks/sample_images/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
+    wildcard_constraints:
+        dataset=IMAGES,
+    conda:
+        CONDA_ENV
+    threads: config["generator"]["threads"]
+    resources:
+        gpu=GPU,
+        runtime=120,
+        mem_mb=16000,
+    params:
+        sampling=image_sampling_params,
+        device=config["generator"]["device"],
+    script:
+        "../scripts/sample_images.py"
+
+
 rule compare_marginals:
     """Per-column distance between the sharer's table and the synthetic rows."""
     input:
-        real=subset_table,
+        unpack(subset_files),
         synthetic=rules.sample_generator.output.samples,
-        schema=subset_schema,
     output:
         fidelity="results/samples/{dataset}/{generator}/{subset}/seed~{seed}/fidelity.json",
     log:
         "logs/generators/{dataset}/{generator}/{subset}/seed~{seed}/fidelity.log",
+    wildcard_constraints:
+        dataset=TABULAR,
     conda:
         CONDA_ENV
     script:

@@ -1,3 +1,7 @@
+# Property inference (PIA), both tracks: the sharer's sets at exact property ratios, the
+# receiver's estimates from each shared model's samples, and the table.
+
+
 rule sharer_table:
     """The sharer's table at an exact property ratio, drawn from the training split."""
     input:
@@ -9,21 +13,31 @@ rule sharer_table:
         record="results/subsets/{dataset}/ratio~{ratio}/seed~{seed}/subset.json",
     log:
         "logs/subsets/{dataset}/ratio~{ratio}/seed~{seed}.log",
+    wildcard_constraints:
+        dataset=TABULAR,
     conda:
         CONDA_ENV
     params:
-        pia=pia_params,
+        track=kind,
+        pia=sharer_params,
     script:
-        "../scripts/sharer_table.py"
+        "../scripts/sharer_set.py"
+
+
+use rule sharer_table as image_sharer_set with:
+    input:
+        train="results/data/{dataset}/train.npz",
+    output:
+        images="results/subsets/{dataset}/ratio~{ratio}/seed~{seed}/images.npz",
+        record="results/subsets/{dataset}/ratio~{ratio}/seed~{seed}/subset.json",
+    wildcard_constraints:
+        dataset=IMAGES,
 
 
 rule estimate_property:
     """Every PIA attack's estimates from one shared model's samples (per query count, repeat)."""
     input:
-        samples="results/samples/{dataset}/{generator}/ratio~{ratio}/seed~{seed}/samples.parquet",
-        subset="results/subsets/{dataset}/ratio~{ratio}/seed~{seed}/subset.json",
-        auxiliary="results/data/{dataset}/test.parquet",
-        schema="results/data/{dataset}/schema.json",
+        unpack(estimate_inputs),
     output:
         estimates="results/pia/estimates/{dataset}/{generator}/ratio~{ratio}/seed~{seed}/estimates.parquet",
         record="results/pia/estimates/{dataset}/{generator}/ratio~{ratio}/seed~{seed}/discriminator.json",
@@ -33,8 +47,11 @@ rule estimate_property:
         "results/benchmarks/estimate_property/{dataset}/{generator}/ratio~{ratio}/seed~{seed}.tsv"
     conda:
         CONDA_ENV
+    threads: estimate_threads
     params:
-        pia=pia_estimate_params,
+        track=kind,
+        pia=estimate_params,
+        device=config["generator"]["device"],
     script:
         "../scripts/estimate_property.py"
 
@@ -54,7 +71,7 @@ rule pia:
     conda:
         CONDA_ENV
     params:
-        delta=config["pia"]["delta"],
+        delta=pia_delta,
         reference=pia_reference,
     script:
         "../scripts/pia_table.py"

@@ -1,29 +1,32 @@
-from diffshare.attacks.pia.property import Property
-from diffshare.data.tabular import TableSchema
-from diffshare.logs import log_to
-from diffshare.storage import read_json, read_parquet, write_json, write_parquet
-from diffshare.tracks.tabular import estimate_property
+import torch
 
+from diffshare.attacks.pia.property import Property
+from diffshare.data.schema import TableSchema
+from diffshare.logs import log_to
+from diffshare.storage import read_json, write_json, write_parquet
+from diffshare.tracks import adapter
+
+# Both tracks: params.pia is {property, attacks, queries, repeats, discriminator} (and for images
+# clip, prompts); a table comes with its schema (input.schema), images with params.device.
 with log_to(snakemake.log[0]) as log:
-    settings = snakemake.params.pia
-    subset = read_json(snakemake.input.subset)
-    estimates, record = estimate_property(
-        read_parquet(snakemake.input.samples),
-        read_parquet(snakemake.input.auxiliary),
-        TableSchema.from_dict(read_json(snakemake.input.schema)),
-        Property.from_config(settings["property"]),
-        attacks=settings["attacks"],
-        queries=settings["queries"],
-        repeats=settings["repeats"],
-        classifier=settings["classifier"],
-        params=settings["params"],
-        holdout=settings["holdout"],
+    settings = dict(snakemake.params.pia)
+    track = adapter(snakemake.params.track)
+    if snakemake.params.track == "tabular":
+        settings["schema"] = TableSchema.from_dict(read_json(snakemake.input.schema))
+    else:
+        torch.set_num_threads(snakemake.threads)
+        settings["device"] = snakemake.params.device
+    estimates, record = track.estimate_property(
+        track.read_set(snakemake.input.samples),
+        track.read_set(snakemake.input.auxiliary),
+        Property.from_config(settings.pop("property")),
         seed=int(snakemake.wildcards.seed),
+        **settings,
     )
     keys = {
         "dataset": snakemake.wildcards.dataset,
         "generator": snakemake.wildcards.generator,
-        "true_ratio": subset["true_ratio"],
+        "true_ratio": read_json(snakemake.input.subset)["true_ratio"],
         "seed": int(snakemake.wildcards.seed),
     }
     estimates = estimates.assign(**keys)

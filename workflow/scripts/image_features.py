@@ -3,12 +3,12 @@ import torch
 from diffshare.data.images import ImageSet
 from diffshare.logs import log_to
 from diffshare.storage import write_json, write_parquet
-from diffshare.tracks.image import features_table, image_features
+from diffshare.tracks.image import extract_features, features_table
 
 with log_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     settings = snakemake.params.features
-    train, test, record = image_features(
+    train, test, record = extract_features(
         ImageSet.load(snakemake.input.train),
         ImageSet.load(snakemake.input.test),
         clip=settings["clip"],

@@ -1,6 +1,6 @@
+from diffshare.data.image_catalogue import prepare_images
 from diffshare.logs import log_to
 from diffshare.storage import write_json
-from diffshare.tracks.image import prepare_images
 
 with log_to(snakemake.log[0]) as log:
     train, test, summary = prepare_images(

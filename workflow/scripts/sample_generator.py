@@ -5,7 +5,9 @@ from diffshare.logs import log_to
 from diffshare.storage import write_parquet
 
 with log_to(snakemake.log[0]) as log:
-    model = load_generator(snakemake.input.model, device=snakemake.params.device)
+    model = load_generator(
+        snakemake.input.model, snakemake.wildcards.generator, device=snakemake.params.device
+    )
     start = time.perf_counter()
     samples = model.sample(snakemake.params.n_synthetic, seed=int(snakemake.wildcards.seed))
     log.info("sampled %d rows in %.1f s", len(samples), time.perf_counter() - start)

@@ -1,14 +1,18 @@
 import torch
 
+from diffshare.generators import load_generator
+from diffshare.generators.image_sampling import sample_grid, sample_images
 from diffshare.logs import log_to
 from diffshare.storage import write_json
-from diffshare.tracks.image import load_image_generator, sample_grid, sample_images
 
 with log_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     settings = snakemake.params.sampling
+    model = load_generator(
+        snakemake.input.model, snakemake.wildcards.generator, device=snakemake.params.device
+    )
     samples, record = sample_images(
-        load_image_generator(snakemake.input.model, device=snakemake.params.device),
+        model,
         settings["n"],
         conditional=settings["conditional"],
         samplers=settings["samplers"],

@@ -13,7 +13,7 @@ with log_to(snakemake.log[0]) as log:
     predictions = receiver_predictions(
         train,
         ImageSet.load(snakemake.input.test),
-        cnn=snakemake.params.cnn,
+        params=snakemake.params.cnn,
         seed=int(snakemake.wildcards.seed),
         device=snakemake.params.device,
     )

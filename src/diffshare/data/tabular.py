@@ -5,7 +5,8 @@ tabular dataset needs a config entry and no code: which files, how they are sepa
 columns are numeric and which categorical, the label and its positive value, the sensitive
 attribute and its privileged value. :func:`prepare` turns the description into a train and a test
 table (pandas, categorical columns as ``category`` with one category set shared by both splits)
-and a :class:`TableSchema` that travels beside the tables so later stages know each column's role.
+and a :class:`~diffshare.data.schema.TableSchema` that travels beside the tables so later stages
+know each column's role.
 
 The row index of every table is ``row_id``: the position of the row in its raw file (0-based,
 data rows only), stable whatever rows are dropped.
@@ -16,7 +17,8 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from copy import copy
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from diffshare.data.schema import ColumnRoles, TableSchema
 from diffshare.errors import ConfigError, DataError
 from diffshare.storage import read_verified
 
@@ -44,90 +47,13 @@ class DataFile:
 
 
 @dataclass(frozen=True)
-class TableSchema:
-    """The role of every column of a prepared table. Saved as JSON beside the tables."""
-
-    numeric: list[str]
-    categorical: list[str]
-    label: str
-    positive: str
-    sensitive: str
-    privileged: str
-    categories: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def columns(self) -> list[str]:
-        """All columns of a prepared table, in order: numeric, categorical, label."""
-        return [*self.numeric, *self.categorical, self.label]
-
-    def feature_columns(self, use_sensitive: bool = True) -> list[str]:
-        """Input columns of a downstream classifier; the sensitive column only if asked."""
-        return [
-            c for c in [*self.numeric, *self.categorical] if use_sensitive or c != self.sensitive
-        ]
-
-    def labels(self, table: pd.DataFrame) -> np.ndarray:
-        """Binary label y (int8, 1 = positive value), shape (n_rows,)."""
-        self._require(table, self.label)
-        return (table[self.label].astype(str).to_numpy() == self.positive).astype(np.int8)
-
-    def groups(self, table: pd.DataFrame) -> np.ndarray:
-        """Binary sensitive attribute s (int8, 1 = privileged group), shape (n_rows,)."""
-        self._require(table, self.sensitive)
-        return (table[self.sensitive].astype(str).to_numpy() == self.privileged).astype(np.int8)
-
-    def check_table(self, table: pd.DataFrame, what: str = "table") -> None:
-        """Raise :class:`DataError` if ``table`` lacks a column of this schema or holds NaN."""
-        missing = [c for c in self.columns if c not in table.columns]
-        if missing:
-            raise DataError(f"{what} lacks the columns {missing}; it has {list(table.columns)}")
-        nulls = table[self.columns].isna().sum()
-        nulls = nulls[nulls > 0]
-        if len(nulls):
-            raise DataError(f"{what} has missing values in columns {nulls.to_dict()}")
-
-    def without(self, column: str) -> TableSchema:
-        """This schema with feature ``column`` left out (a column the sharer hides)."""
-        if column not in [*self.numeric, *self.categorical]:
-            raise ConfigError(
-                f"cannot leave out {column!r}: it is not a feature column of the table "
-                f"(numeric: {self.numeric}, categorical: {self.categorical})"
-            )
-        return TableSchema(
-            numeric=[c for c in self.numeric if c != column],
-            categorical=[c for c in self.categorical if c != column],
-            label=self.label,
-            positive=self.positive,
-            sensitive=self.sensitive,
-            privileged=self.privileged,
-            categories={k: v for k, v in self.categories.items() if k != column},
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TableSchema:
-        return cls(**data)
-
-    def _require(self, table: pd.DataFrame, column: str) -> None:
-        if column not in table.columns:
-            raise DataError(f"table has no column {column!r}; it has {list(table.columns)}")
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """A tabular dataset as described in the config. Build it with :meth:`from_config`."""
+class DatasetSpec(ColumnRoles):
+    """A tabular dataset as described in the config: the column roles, then where and how its
+    files are read. Build it with :meth:`from_config`."""
 
     name: str
     files: dict[str, DataFile]
     columns: list[str]
-    numeric: list[str]
-    categorical: list[str]
-    label: str
-    positive: str
-    sensitive: str
-    privileged: str
     sep: str = ","
     header: bool = False
     missing_values: list[str] = field(default_factory=lambda: ["?"])
@@ -182,14 +108,8 @@ class DatasetSpec:
 
     @property
     def schema(self) -> TableSchema:
-        return TableSchema(
-            numeric=list(self.numeric),
-            categorical=list(self.categorical),
-            label=self.label,
-            positive=self.positive,
-            sensitive=self.sensitive,
-            privileged=self.privileged,
-        )
+        """The column roles as a schema (without categories: those come from the data)."""
+        return TableSchema(**{f.name: copy(getattr(self, f.name)) for f in fields(ColumnRoles)})
 
     def check(self) -> None:
         """Raise :class:`ConfigError` naming the first inconsistency in the description."""

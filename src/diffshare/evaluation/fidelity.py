@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
-from diffshare.data.tabular import TableSchema
+from diffshare.data.schema import TableSchema
 
 
 def column_distances(real: pd.DataFrame, synthetic: pd.DataFrame, schema: TableSchema) -> dict:

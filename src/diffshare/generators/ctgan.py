@@ -9,7 +9,12 @@ category sets, ``save(folder)`` and ``load(folder)``.
 Storage: ``ctgan`` keeps its fitted data transformer (scikit-learn Gaussian mixtures inside
 ``rdt`` objects) only as a pickled Python object, so the model is ``model.pt`` written by
 ctgan's own ``save`` (a torch pickle) beside a plain ``config.json``. Loading unpickles that
-file: load only models you trained.
+file: load only models you trained (:func:`diffshare.generators.load_generator` checks the
+folder's format and family before it lets this class read it).
+
+Checkpoints: CTGAN and TVAE train inside the ``ctgan`` package, whose ``fit`` runs all epochs in
+one call with no resumable loop, so a killed run starts again from the beginning;
+``checkpoint_dir`` and ``checkpoint_every`` are not taken.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ import torch
 
 from diffshare.data.tabular import TableSchema
 from diffshare.errors import ConfigError, DiffshareError
-from diffshare.storage import atomic_path, read_model_config, write_model_config
+from diffshare.generators.base import BaseGenerator
+from diffshare.generators.formats import CTGAN_FORMAT
+from diffshare.generators.training import resolve_device
+from diffshare.storage import atomic_path
 
 log = logging.getLogger(__name__)
 
-FORMAT = "diffshare-ctgan"
 KINDS = ("ctgan", "tvae")
 
 
@@ -43,9 +50,13 @@ def _synthesizer_class(kind: str):
     return CTGAN if kind == "ctgan" else TVAE
 
 
-class CtganGenerator:
+class CtganGenerator(BaseGenerator):
     """CTGAN or TVAE (``kind``) with ``params`` passed to its constructor (``epochs``,
     ``batch_size``, ...). The same table, params and seed give the same model on one machine."""
+
+    format = CTGAN_FORMAT
+    saved_files = ("model.pt",)
+    what = "a ctgan model"
 
     def __init__(
         self,
@@ -58,17 +69,28 @@ class CtganGenerator:
         self.kind = kind
         self.params = dict(params or {})
         self.seed = int(seed)
-        self.device = device
+        self.device = resolve_device(device)
         self._class = _synthesizer_class(kind)
 
+    @property
+    def family(self) -> str:
+        return self.kind
+
+    @classmethod
+    def from_settings(
+        cls, family: str, settings: Mapping[str, Any], **options: Any
+    ) -> CtganGenerator:
+        """``settings``: the ``ctgan`` constructor's parameters. Of ``options`` only ``seed`` and
+        ``device`` are taken: training has no checkpoints (see the module's docstring)."""
+        return cls(family, settings, seed=options["seed"], device=options["device"])
+
     def _gpu(self) -> bool:
-        if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
-            raise ConfigError(
-                f"generator device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}"
-            )
-        return self.device != "cpu" and torch.cuda.is_available()
+        # ctgan itself falls back to the CPU when CUDA is asked for but missing.
+        return self.device.type == "cuda" and torch.cuda.is_available()
 
     def fit(self, table: pd.DataFrame, schema: TableSchema) -> CtganGenerator:
+        """Train on ``table`` (rows of a prepared table described by ``schema``) in one call
+        of the ``ctgan`` package, for the ``epochs`` of ``params``."""
         schema.check_table(table, "training table")
         columns = [c for c in table.columns if c in schema.columns]
         discrete = [*schema.categorical, schema.label]
@@ -102,8 +124,7 @@ class CtganGenerator:
 
     def sample(self, n: int, *, seed: int = 0) -> pd.DataFrame:
         """Draw ``n`` rows; the same model, ``n`` and ``seed`` give the same rows."""
-        if not hasattr(self, "model_"):
-            raise DiffshareError("the model is not fitted; call fit() or load() first")
+        self._check_fitted("model_")
         if int(n) < 1:
             raise DiffshareError(f"number of samples must be at least 1, got {n}")
         self.model_.set_random_state(int(seed))
@@ -131,26 +152,19 @@ class CtganGenerator:
 
     def save(self, folder: str | os.PathLike) -> None:
         """Write ``config.json`` and ``model.pt`` (ctgan's own pickle) into ``folder``."""
-        if not hasattr(self, "model_"):
-            raise DiffshareError("the model is not fitted; call fit() first")
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self._folder(folder, "model_")
         with atomic_path(folder / "model.pt") as tmp:
             self.model_.save(str(tmp))
-        description = {
-            "format": FORMAT,
-            "kind": self.kind,
-            "params": self.params,
-            "seed": self.seed,
-            "layout": self.layout_,
-        }
-        write_model_config(folder, description)
+        self._write_config(
+            folder,
+            {"kind": self.kind, "params": self.params, "seed": self.seed, "layout": self.layout_},
+        )
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> CtganGenerator:
         """Load a model saved by :meth:`save` (this unpickles ``model.pt``)."""
         folder = Path(folder)
-        description = read_model_config(folder, FORMAT, ("model.pt",), "a ctgan model")
+        description = cls._read_config(folder)
         model = cls(
             description["kind"], description["params"], seed=description["seed"], device=device
         )

@@ -15,7 +15,8 @@ sampling use bf16 autocast and channels-last memory; the same code runs on the C
 
 A fitted model is saved with diffusers' ``save_pretrained`` (``unet/`` with safetensors weights,
 the EMA weights) beside ``config.json``; training checkpoints (raw weights, EMA, optimizer and
-random state) let a killed run resume exactly.
+random state, :class:`~diffshare.generators.training.TrainingCheckpoint`) let a killed run
+resume exactly, unless its data or settings were edited since.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import copy
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,34 +36,46 @@ import torch
 if TYPE_CHECKING:
     import diffusers
 
-from diffshare.errors import ConfigError, DataError, DiffshareError
-from diffshare.storage import atomic_path, read_model_config, write_model_config
+from diffshare.errors import ConfigError, DataError
+from diffshare.generators.base import BaseGenerator
+from diffshare.generators.formats import IMAGE_DIFFUSION_FORMAT
+from diffshare.generators.schedulers import SAMPLERS, make_scheduler
+from diffshare.generators.training import (
+    ExponentialMovingAverage,
+    TrainingCheckpoint,
+    TrainingError,
+    resolve_device,
+)
+from diffshare.tensors import to_tensor
 
 log = logging.getLogger(__name__)
-
-FORMAT = "diffshare-image-diffusion"
-SAMPLERS = {"ddpm": ("ddpm", "ddim", "dpmsolver++"), "edm": ("euler", "dpmsolver++")}
 
 
 @dataclass
 class ImageDiffusionConfig:
+    """Hyperparameters of :class:`ImageDiffusion`; every field but ``family`` can be set from
+    the config (``image.diffusion``), whose schema holds the same defaults: a small UNet for a
+    CPU. The paper's: base_channels 64, channel_mults [1, 2, 4, 8], layers_per_block 2,
+    attention_levels [1], norm_num_groups 32, batch_size 64, learning_rate 1e-4 (see
+    config/images-gpu.yaml)."""
+
     family: str = "ddpm"
-    base_channels: int = 64
-    channel_mults: list[int] = field(default_factory=lambda: [1, 2, 4, 8])
-    layers_per_block: int = 2
+    base_channels: int = 16
+    channel_mults: list[int] = field(default_factory=lambda: [1, 2, 2])
+    layers_per_block: int = 1
     #: Resolution levels (0 = the first) whose blocks have self-attention.
-    attention_levels: list[int] = field(default_factory=lambda: [1])
-    norm_num_groups: int = 32
+    attention_levels: list[int] = field(default_factory=list)
+    norm_num_groups: int = 8
     dropout: float = 0.1
     num_train_timesteps: int = 1000
     beta_schedule: str = "linear"
     sigma_data: float = 0.5
     cond_drop_prob: float = 0.5
     guidance_scale: float = 3.0
-    steps: int = 10000
-    batch_size: int = 64
-    learning_rate: float = 1e-4
-    ema_decay: float = 0.999
+    steps: int = 1000
+    batch_size: int = 32
+    learning_rate: float = 5e-4
+    ema_decay: float = 0.995
     #: On CUDA: bf16 autocast and channels-last memory (ignored on the CPU).
     mixed_precision: bool = True
     channels_last: bool = True
@@ -78,12 +92,16 @@ class ImageDiffusionConfig:
             raise ConfigError(f"attention_levels {bad} outside 0..{len(self.channel_mults) - 1}")
 
 
-class ImageDiffusion:
+class ImageDiffusion(BaseGenerator):
     """Estimator-style: ``fit(images, labels)`` then ``sample(n, labels=...)``.
 
     ``images`` are uint8 ``(n, size, size, channels)``; ``labels`` integers in
     ``0 .. num_classes - 1``; index ``num_classes`` is the null class of guidance.
     """
+
+    format = IMAGE_DIFFUSION_FORMAT
+    saved_files = ("unet/config.json",)
+    what = "an image diffusion model"
 
     def __init__(
         self,
@@ -102,12 +120,31 @@ class ImageDiffusion:
         self.channels = int(channels)
         self.image_size = int(image_size)
         self.seed = int(seed)
-        self.device = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
-        )
+        self.device = resolve_device(device)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.checkpoint_every = int(checkpoint_every)
         self.unet_ = self._unet().to(self.device)
+
+    @property
+    def family(self) -> str:
+        return self.config.family
+
+    @classmethod
+    def from_settings(
+        cls, family: str, settings: Mapping[str, Any], **options: Any
+    ) -> ImageDiffusion:
+        """``settings``: the fields of :class:`ImageDiffusionConfig` but ``family``."""
+        return cls(ImageDiffusionConfig(family=family, **settings), **options)
+
+    def _settings(self) -> dict[str, Any]:
+        """What the model is made of: saved in ``config.json`` and fingerprinted in checkpoints."""
+        return {
+            "config": asdict(self.config),
+            "num_classes": self.num_classes,
+            "channels": self.channels,
+            "image_size": self.image_size,
+            "seed": self.seed,
+        }
 
     # -- model -------------------------------------------------------------------------------
     def _unet(self) -> diffusers.UNet2DModel:
@@ -157,7 +194,7 @@ class ImageDiffusion:
                 f"images must be uint8 (n, h, w, {self.channels}), got "
                 f"{images.dtype} {images.shape}"
             )
-        x = torch.as_tensor(images).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        x = to_tensor(images)
         return x.contiguous(memory_format=torch.channels_last) if self._channels_last else x
 
     def _loss(self, x0, labels, generator) -> torch.Tensor:
@@ -189,6 +226,9 @@ class ImageDiffusion:
         return torch.mean(weight * (denoised - x0) ** 2)
 
     def fit(self, images: np.ndarray, labels: np.ndarray) -> ImageDiffusion:
+        """Train on uint8 ``images`` ``(n, size, size, channels)`` with integer ``labels``
+        ``(n,)`` for ``config.steps`` steps. With ``checkpoint_dir`` set, saves a checkpoint
+        every ``checkpoint_every`` steps and resumes from one of the same data and settings."""
         import diffusers  # imported when needed: it takes seconds
 
         labels = np.asarray(labels, dtype=np.int64)
@@ -207,7 +247,16 @@ class ImageDiffusion:
         y_all = torch.as_tensor(labels, device=self.device)
         optimizer = torch.optim.Adam(self.unet_.parameters(), lr=c.learning_rate)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        step = self._resume(optimizer, generator)
+        ema = ExponentialMovingAverage(self.ema_.parameters(), c.ema_decay)
+        checkpoint = TrainingCheckpoint(
+            self.checkpoint_dir,
+            self.checkpoint_every,
+            settings=self._settings(),
+            data=(images, labels),
+            device=self.device,
+        )
+        parts = {"unet": self.unet_, "ema": ema, "optimizer": optimizer}
+        step = checkpoint.resume(parts, generator)
         self.unet_.train()
         start = time.perf_counter()
         while step < c.steps:
@@ -219,13 +268,11 @@ class ImageDiffusion:
             y[drop] = self.num_classes
             loss = self._loss(x_all[rows], y, generator)
             if not torch.isfinite(loss):
-                raise DiffshareError(f"image diffusion loss is not finite at step {step + 1}")
+                raise TrainingError(f"image diffusion loss is not finite at step {step + 1}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            with torch.no_grad():
-                for ema, raw in zip(self.ema_.parameters(), self.unet_.parameters(), strict=True):
-                    ema.lerp_(raw, 1.0 - c.ema_decay)
+            ema.update(self.unet_.parameters(), step)
             step += 1
             if step % 100 == 0 or step == c.steps:
                 seconds = time.perf_counter() - start
@@ -236,67 +283,12 @@ class ImageDiffusion:
                     loss.item(),
                     c.batch_size * step / max(seconds, 1e-9),
                 )
-            if self.checkpoint_dir and step % self.checkpoint_every == 0 and step < c.steps:
-                self._save_checkpoint(step, optimizer, generator)
+            if checkpoint.due(step, c.steps):
+                checkpoint.save(step, parts, generator)
         self.unet_.eval()
         return self
 
-    def _checkpoint_path(self) -> Path | None:
-        return self.checkpoint_dir / "checkpoint.pt" if self.checkpoint_dir else None
-
-    def _save_checkpoint(self, step, optimizer, generator) -> None:
-        path = self._checkpoint_path()
-        state = {
-            "step": step,
-            "unet": self.unet_.state_dict(),
-            "ema": self.ema_.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),  # dropout draws from the global generator
-        }
-        if self._cuda:
-            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        with atomic_path(path) as tmp:
-            torch.save(state, tmp)
-
-    def _resume(self, optimizer, generator) -> int:
-        path = self._checkpoint_path()
-        if path is None or not path.is_file():
-            return 0
-        state = torch.load(path, map_location=self.device, weights_only=True)
-        self.unet_.load_state_dict(state["unet"])
-        self.ema_.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"].cpu() if not self._cuda else state["generator"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if self._cuda and "cuda_rng" in state:
-            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
-        log.info("resumed from %s at step %d", path, state["step"])
-        return int(state["step"])
-
     # -- sampling ----------------------------------------------------------------------------
-    def _sampler(self, sampler: str):
-        import diffusers  # imported when needed: it takes seconds
-
-        if sampler not in SAMPLERS[self.config.family]:
-            raise ConfigError(
-                f"sampler {sampler!r} does not fit family {self.config.family!r}; "
-                f"choose one of {list(SAMPLERS[self.config.family])}"
-            )
-        if self.config.family == "edm":
-            if sampler == "euler":
-                return self._edm()
-            return diffusers.EDMDPMSolverMultistepScheduler(sigma_data=self.config.sigma_data)
-        schedule = {
-            "num_train_timesteps": self.config.num_train_timesteps,
-            "beta_schedule": self.config.beta_schedule,
-        }
-        if sampler == "ddpm":
-            return diffusers.DDPMScheduler(**schedule)
-        if sampler == "ddim":
-            return diffusers.DDIMScheduler(**schedule)
-        return diffusers.DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", **schedule)
-
     @torch.no_grad()
     def sample(
         self,
@@ -342,7 +334,7 @@ class ImageDiffusion:
         return np.concatenate(out)
 
     def _sample_batch(self, model, y, sampler, steps, scale, generator) -> np.ndarray:
-        scheduler = self._sampler(sampler)
+        scheduler = make_scheduler(self.config, sampler)
         scheduler.set_timesteps(steps, device=self.device)
         shape = (len(y), self.channels, self.image_size, self.image_size)
         x = torch.randn(shape, generator=generator, device=self.device)
@@ -372,28 +364,16 @@ class ImageDiffusion:
     def save(self, folder: str | os.PathLike) -> None:
         """``unet/`` (diffusers ``save_pretrained``, safetensors; the EMA weights) and
         ``config.json``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self._folder(folder, "unet_")
         getattr(self, "ema_", self.unet_).save_pretrained(folder / "unet", safe_serialization=True)
-        write_model_config(
-            folder,
-            {
-                "format": FORMAT,
-                "config": asdict(self.config),
-                "num_classes": self.num_classes,
-                "channels": self.channels,
-                "image_size": self.image_size,
-                "seed": self.seed,
-            },
-        )
+        self._write_config(folder, self._settings())
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> ImageDiffusion:
+        """A model saved by :meth:`save` (its EMA weights), on ``device``."""
         import diffusers  # imported when needed: it takes seconds
 
-        description: dict[str, Any] = read_model_config(
-            folder, FORMAT, ("unet/config.json",), "an image diffusion model"
-        )
+        description = cls._read_config(folder)
         model = cls(
             ImageDiffusionConfig(**description["config"]),
             num_classes=description["num_classes"],

@@ -1,28 +1,31 @@
 """The non-diffusion image baseline: a small spectrally normalised GAN (Miyato et al. 2018),
 the generator of the property inference comparison that is not a diffusion model: DCGAN-style
 generator, discriminator with spectral normalisation on every layer, hinge loss. Takes uint8
-images ``(n, 32, 32, channels)`` like :mod:`diffshare.data.images` produces."""
+images ``(n, 32, 32, channels)`` like :mod:`diffshare.data.images` produces. Training
+checkpoints (both networks, both optimizers, the random states) let a killed run resume
+exactly, unless its data or settings were edited since."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from diffshare.errors import DataError, DiffshareError
-from diffshare.storage import atomic_path, read_model_config, write_model_config
-from diffshare.tensors import _device, to_tensor
+from diffshare.errors import DataError
+from diffshare.generators.base import BaseGenerator, save_weights
+from diffshare.generators.formats import SNGAN_FORMAT
+from diffshare.generators.training import TrainingCheckpoint, TrainingError, resolve_device
+from diffshare.tensors import to_tensor
 
 log = logging.getLogger(__name__)
-
-
-SNGAN_FORMAT = "diffshare-sngan"
 
 
 class _Generator(nn.Module):
@@ -63,24 +66,65 @@ class _Discriminator(nn.Module):
         return self.net(x).squeeze(1)
 
 
-class Sngan:
+class Sngan(BaseGenerator):
     """Unconditional SNGAN for 32x32 images: ``fit(images)`` then ``sample(n, seed=...)``."""
+
+    format = SNGAN_FORMAT
+    saved_files = ("generator.safetensors",)
+    what = "an SNGAN model"
+    family = "sngan"
 
     def __init__(
         self,
         *,
-        steps: int = 20000,
-        batch_size: int = 64,
-        latent: int = 128,
-        width: int = 64,
+        steps: int = 1000,
+        batch_size: int = 32,
+        latent: int = 64,
+        width: int = 16,
         learning_rate: float = 2e-4,
         seed: int = 0,
         device: str = "auto",
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 500,
     ):
         self.steps, self.batch_size, self.latent, self.width = steps, batch_size, latent, width
-        self.learning_rate, self.seed, self.device = learning_rate, int(seed), _device(device)
+        self.learning_rate, self.seed = learning_rate, int(seed)
+        self.device = resolve_device(device)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.checkpoint_every = int(checkpoint_every)
 
-    def fit(self, images: np.ndarray) -> Sngan:
+    @classmethod
+    def from_settings(
+        cls,
+        family: str,
+        settings: Mapping[str, Any],
+        *,
+        num_classes: int | None = None,
+        channels: int | None = None,
+        image_size: int | None = None,
+        **options: Any,
+    ) -> Sngan:
+        """``settings``: ``steps``, ``batch_size``, ``latent``, ``width``, ``learning_rate``.
+        ``num_classes``, ``channels`` and ``image_size`` are taken as the diffusion families
+        take them, and not used: the GAN is unconditional, 32x32, and learns its channels from
+        the images."""
+        return cls(**settings, **options)
+
+    def _settings(self) -> dict[str, Any]:
+        """What the GAN is made of: saved in ``config.json`` and fingerprinted in checkpoints."""
+        return {
+            "steps": self.steps,
+            "batch_size": self.batch_size,
+            "latent": self.latent,
+            "width": self.width,
+            "learning_rate": self.learning_rate,
+            "seed": self.seed,
+        }
+
+    def fit(self, images: np.ndarray, labels: np.ndarray | None = None) -> Sngan:
+        """Train on uint8 ``images`` ``(n, 32, 32, channels)`` for ``steps`` steps; ``labels``
+        are ignored (the GAN is unconditional). With ``checkpoint_dir`` set, saves a checkpoint
+        every ``checkpoint_every`` steps and resumes from one of the same data and settings."""
         x = to_tensor(images)
         if x.shape[-2:] != (32, 32):
             raise DataError(f"SNGAN works on 32x32 images, got {tuple(x.shape[-2:])}")
@@ -92,8 +136,21 @@ class Sngan:
         g_opt = torch.optim.Adam(self.generator_.parameters(), self.learning_rate, betas=betas)
         d_opt = torch.optim.Adam(critic.parameters(), self.learning_rate, betas=betas)
         rng = torch.Generator().manual_seed(self.seed)
+        checkpoint = TrainingCheckpoint(
+            self.checkpoint_dir,
+            self.checkpoint_every,
+            settings=self._settings(),
+            data=(images,),
+            device=self.device,
+        )
+        parts = {
+            "generator": self.generator_,
+            "discriminator": critic,
+            "generator_optimizer": g_opt,
+            "discriminator_optimizer": d_opt,
+        }
         start = time.perf_counter()
-        for step in range(1, self.steps + 1):
+        for step in range(checkpoint.resume(parts, rng) + 1, self.steps + 1):
             real = x[torch.randint(0, len(x), (self.batch_size,), generator=rng)].to(self.device)
             z = torch.randn(self.batch_size, self.latent, generator=rng).to(self.device)
             fake = self.generator_(z)
@@ -107,7 +164,7 @@ class Sngan:
             g_loss.backward()
             g_opt.step()
             if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
-                raise DiffshareError(f"SNGAN loss is not finite at step {step}")
+                raise TrainingError(f"SNGAN loss is not finite at step {step}")
             if step % 500 == 0 or step == self.steps:
                 log.info(
                     "SNGAN step %d/%d: D %.3f G %.3f (%.0f s)",
@@ -117,13 +174,15 @@ class Sngan:
                     g_loss.item(),
                     time.perf_counter() - start,
                 )
+            if checkpoint.due(step, self.steps):
+                checkpoint.save(step, parts, rng)
         self.generator_.eval()
         return self
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0) -> np.ndarray:
-        if not hasattr(self, "generator_"):
-            raise DiffshareError("the GAN is not fitted")
+        """``n`` uint8 images ``(n, 32, 32, channels)``; the same ``seed`` gives the same."""
+        self._check_fitted("generator_")
         rng = torch.Generator().manual_seed(int(seed))
         out = []
         for begin in range(0, n, 1024):
@@ -134,34 +193,16 @@ class Sngan:
     def save(self, folder: str | os.PathLike) -> None:
         """``generator.safetensors`` (the generator's weights and batch-norm statistics) and
         ``config.json``; the discriminator is not needed to sample and is not kept."""
-        from safetensors.torch import save_file
-
-        if not hasattr(self, "generator_"):
-            raise DiffshareError("the GAN is not fitted")
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.generator_.state_dict().items()}
-        with atomic_path(folder / "generator.safetensors") as tmp:
-            save_file(state, str(tmp))
-        settings = {
-            "steps": self.steps,
-            "batch_size": self.batch_size,
-            "latent": self.latent,
-            "width": self.width,
-            "learning_rate": self.learning_rate,
-            "seed": self.seed,
-        }
-        write_model_config(
-            folder, {"format": SNGAN_FORMAT, "settings": settings, "channels": self.channels_}
-        )
+        folder = self._folder(folder, "generator_")
+        save_weights(self.generator_, folder / "generator.safetensors")
+        self._write_config(folder, {"settings": self._settings(), "channels": self.channels_})
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> Sngan:
+        """A GAN saved by :meth:`save` (its generator), on ``device``."""
         from safetensors.torch import load_file
 
-        description = read_model_config(
-            folder, SNGAN_FORMAT, ("generator.safetensors",), "an SNGAN model"
-        )
+        description = cls._read_config(folder)
         model = cls(**description["settings"], device=device)
         model.channels_ = int(description["channels"])
         model.generator_ = _Generator(model.latent, model.channels_, model.width)

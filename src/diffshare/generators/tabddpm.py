@@ -5,28 +5,24 @@ After Kotelnikov et al., "TabDDPM: Modelling Tabular Data with Diffusion Models"
 - numeric columns are quantile-transformed to N(0, 1) and diffused with Gaussian noise, using a
   diffusers :class:`~diffusers.DDPMScheduler` (epsilon prediction) for noising and sampling;
 - categorical columns are diffused with multinomial diffusion (Hoogeboom et al. 2021), computed in
-  log space; every normalisation is a log-softmax over one feature's own categories (padding
-  masked out), which stays finite where TabDDPM's flat log-sum-exp produced NaN;
+  log space (:mod:`diffshare.generators.tabular_networks`);
 - one MLP denoiser sees the noisy row, a sinusoidal embedding of the timestep and an embedding of
   the label, and predicts the Gaussian noise and the logits of the clean categories, so samples
   can be drawn per class.
 
 Training uses AdamW with linear learning-rate decay and an exponential moving average (EMA) of the
-weights; sampling uses the EMA weights. A fitted model is saved as ``model.safetensors`` (weights),
-``config.json`` (hyperparameters and column layout) and ``transforms.npz`` (quantiles): loading it
-never unpickles anything.
+weights; sampling uses the EMA weights. A fitted model is saved as ``model.safetensors``
+(weights), ``config.json`` (hyperparameters and column layout, :mod:`.tabular_layout`) and
+``transforms.npz`` (quantiles): loading it never unpickles anything.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import os
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +30,33 @@ import numpy as np
 import pandas as pd
 import torch
 from diffusers import DDPMScheduler
-from safetensors.torch import load_file, save_file
-from torch import nn
+from safetensors.torch import load_file
 
 from diffshare.data.tabular import TableSchema
 from diffshare.errors import DataError, DiffshareError
+from diffshare.generators.base import BaseGenerator, save_weights
+from diffshare.generators.formats import TABULAR_DIFFUSION_FORMAT
+from diffshare.generators.tabular_layout import ColumnLayout
+from diffshare.generators.tabular_networks import Denoiser, MultinomialDiffusion
+from diffshare.generators.training import (
+    ExponentialMovingAverage,
+    TrainingCheckpoint,
+    TrainingError,
+    resolve_device,
+)
 from diffshare.generators.transforms import QuantileNormal
-from diffshare.storage import atomic_path, read_model_config, write_model_config
+from diffshare.storage import atomic_path
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-
-
-class TrainingError(DiffshareError):
-    """Training diverged (non-finite loss)."""
+__all__ = [
+    "ColumnLayout",
+    "MultinomialDiffusion",
+    "TabularDiffusion",
+    "TabularDiffusionConfig",
+    "TrainingError",
+]
 
 
 @dataclass
@@ -95,165 +103,18 @@ class TabularDiffusionConfig:
             )
 
 
-@dataclass
-class ColumnLayout:
-    """Which columns the model generates, and how each is encoded."""
-
-    numeric: list[str]
-    integer: list[bool]  # per numeric column: round samples and store as int64
-    categorical: list[str]
-    categories: dict[str, list[str]]
-    label: str
-    label_categories: list[str]
-    label_counts: list[int]
-    columns: list[str] = field(default_factory=list)  # the training table's column order
-
-    @property
-    def num_classes(self) -> list[int]:
-        return [len(self.categories[c]) for c in self.categorical]
-
-
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding of integer timesteps, shape (batch, dim)."""
-    half = dim // 2
-    freqs = torch.exp(
-        -math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half
-    )
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-
-
-class Denoiser(nn.Module):
-    """MLP that predicts the noise of numeric columns and the clean-category logits.
-
-    Input: noisy numeric values (batch, d_numeric), one-hot noisy categories (batch, sum K),
-    timesteps (batch,), label codes (batch,). Output: (batch, d_numeric + sum K).
-    """
-
-    def __init__(
-        self,
-        d_numeric: int,
-        num_classes: Sequence[int],
-        n_labels: int,
-        hidden_dims: Sequence[int],
-        embedding_dim: int,
-        dropout: float,
-    ):
-        super().__init__()
-        d_in = d_numeric + int(sum(num_classes))
-        self.embedding_dim = embedding_dim
-        self.proj = nn.Linear(d_in, embedding_dim)
-        self.time_mlp = nn.Sequential(
-            nn.Linear(embedding_dim, embedding_dim),
-            nn.SiLU(),
-            nn.Linear(embedding_dim, embedding_dim),
-        )
-        self.label_embedding = nn.Embedding(n_labels, embedding_dim)
-        layers: list[nn.Module] = []
-        width = embedding_dim
-        for hidden in hidden_dims:
-            layers += [nn.Linear(width, hidden), nn.SiLU(), nn.Dropout(dropout)]
-            width = hidden
-        layers.append(nn.Linear(width, d_in))
-        self.mlp = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        emb = self.time_mlp(timestep_embedding(t, self.embedding_dim)) + self.label_embedding(y)
-        return self.mlp(torch.nn.functional.silu(self.proj(x) + emb))
-
-
-class MultinomialDiffusion(nn.Module):
-    """Multinomial diffusion over F categorical features with K_f categories each, in log space.
-
-    Log-probabilities are held padded as (batch, F, K_max); entries past K_f are -inf and masked
-    out of every sum, so each feature is normalised over its own categories only.
-    """
-
-    def __init__(self, num_classes: Sequence[int], alphas_cumprod: torch.Tensor):
-        super().__init__()
-        num_classes = torch.as_tensor(list(num_classes), dtype=torch.long)
-        k_max = int(num_classes.max()) if len(num_classes) else 1
-        self.num_features = len(num_classes)
-        self.register_buffer("num_classes", num_classes)
-        self.register_buffer("mask", torch.arange(k_max)[None, :] < num_classes[:, None])
-        self.register_buffer("log_k", torch.log(num_classes.double()).float()[:, None])
-        cumprod = alphas_cumprod.double()
-        alphas = torch.cat([cumprod[:1], cumprod[1:] / cumprod[:-1]])
-        for name, value in {
-            "log_alpha": torch.log(alphas),
-            "log_1m_alpha": torch.log1p(-alphas),
-            "log_cumprod": torch.log(cumprod),
-            "log_1m_cumprod": torch.log1p(-cumprod),
-        }.items():
-            self.register_buffer(name, value.float())
-        offsets = torch.cumsum(torch.cat([torch.zeros(1, dtype=torch.long), num_classes]), 0)
-        self.register_buffer("offsets", offsets)
-
-    # -- encodings ---------------------------------------------------------------------------
-    def log_onehot(self, codes: torch.Tensor) -> torch.Tensor:
-        """(batch, F) codes -> (batch, F, K_max) log one-hot: 0 at the code, -inf elsewhere."""
-        onehot = nn.functional.one_hot(codes, self.mask.shape[1]).bool()
-        zeros = torch.zeros(onehot.shape, device=codes.device)
-        return zeros.masked_fill(~onehot, -math.inf)
-
-    def flat_onehot(self, codes: torch.Tensor) -> torch.Tensor:
-        """(batch, F) codes -> (batch, sum K) concatenated one-hot, the denoiser's input."""
-        out = torch.zeros(codes.shape[0], int(self.offsets[-1]), device=codes.device)
-        out.scatter_(1, codes + self.offsets[:-1], 1.0)
-        return out
-
-    def log_softmax(self, flat_logits: torch.Tensor) -> torch.Tensor:
-        """(batch, sum K) logits -> (batch, F, K_max) per-feature log-probabilities."""
-        padded = flat_logits.new_full((flat_logits.shape[0], *self.mask.shape), -math.inf)
-        padded[:, self.mask] = flat_logits
-        return padded.log_softmax(dim=-1)
-
-    # -- the forward process -----------------------------------------------------------------
-    def _mix(self, log_x: torch.Tensor, log_keep: torch.Tensor, log_flip: torch.Tensor):
-        """log(keep * x + flip / K) per feature, padding kept at -inf."""
-        mixed = torch.logaddexp(
-            log_x + log_keep[:, None, None], log_flip[:, None, None] - self.log_k[None]
-        )
-        return mixed.masked_fill(~self.mask, -math.inf)
-
-    def q_marginal(self, log_x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """log q(x_t | x_0) = log(abar_t x_0 + (1 - abar_t) / K)."""
-        return self._mix(log_x0, self.log_cumprod[t], self.log_1m_cumprod[t])
-
-    def q_step(self, log_x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """log q(x_t | x_{t-1}) as a function of x_{t-1}: log(alpha_t x_t + (1 - alpha_t) / K)."""
-        return self._mix(log_x, self.log_alpha[t], self.log_1m_alpha[t])
-
-    def q_posterior(self, log_x0: torch.Tensor, log_xt: torch.Tensor, t: torch.Tensor):
-        """log q(x_{t-1} | x_t, x_0) for t >= 1; log x_0 itself at t = 0 (normalised per feature).
-
-        ``log_x0`` may be a distribution (the model's prediction) rather than a one-hot.
-        """
-        previous = self.q_marginal(log_x0, (t - 1).clamp(min=0))
-        unnormalised = previous + self.q_step(log_xt, t)
-        at_zero = (t == 0)[:, None, None]
-        unnormalised = torch.where(at_zero, log_x0, unnormalised)
-        return unnormalised - torch.logsumexp(unnormalised, dim=-1, keepdim=True)
-
-    def sample(self, log_probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Draw codes (batch, F) from per-feature log-probabilities (Gumbel-max)."""
-        uniform = torch.rand(log_probs.shape, generator=generator, device=log_probs.device)
-        gumbel = -torch.log(-torch.log(uniform.clamp(1e-30, 1.0 - 1e-7)))
-        return (log_probs + gumbel).argmax(dim=-1)
-
-    def kl(self, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
-        """KL(p || q) per row, summed over features: (batch,)."""
-        terms = torch.exp(log_p) * (log_p - log_q)
-        return torch.where(self.mask & (log_p > -math.inf), terms, 0.0).sum(dim=(1, 2))
-
-
-class TabularDiffusion:
+class TabularDiffusion(BaseGenerator):
     """Estimator-style tabular diffusion model: configure, ``fit(table, schema)``, ``sample(n)``.
 
     ``table`` is a prepared table (numeric columns, categorical columns as ``category``, the label
     as ``category``); the sensitive column is an ordinary categorical column. Samples come back
     with the training table's columns, dtypes and category sets.
     """
+
+    format = TABULAR_DIFFUSION_FORMAT
+    saved_files = ("model.safetensors", "transforms.npz")
+    what = "a tabular diffusion model"
+    family = "tabddpm"
 
     def __init__(
         self,
@@ -267,17 +128,19 @@ class TabularDiffusion:
     ):
         self.config = config or TabularDiffusionConfig()
         self.seed = int(seed)
-        self.device = device
+        self.device = resolve_device(device)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.checkpoint_every = int(checkpoint_every)
         self.log_every = int(log_every)
 
-    # -- construction ------------------------------------------------------------------------
-    def _device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+    @classmethod
+    def from_settings(
+        cls, family: str, settings: Mapping[str, Any], **options: Any
+    ) -> TabularDiffusion:
+        """``settings``: the fields of :class:`TabularDiffusionConfig`."""
+        return cls(TabularDiffusionConfig(**settings), **options)
 
+    # -- construction ------------------------------------------------------------------------
     def _scheduler(self) -> DDPMScheduler:
         return DDPMScheduler(
             num_train_timesteps=self.config.num_timesteps,
@@ -301,45 +164,6 @@ class TabularDiffusion:
         self.multinomial_ = MultinomialDiffusion(
             layout.num_classes, self.scheduler_.alphas_cumprod
         ).to(device)
-
-    # -- encoding ----------------------------------------------------------------------------
-    def _layout(self, table: pd.DataFrame, schema: TableSchema) -> ColumnLayout:
-        schema.check_table(table, "training table")
-        categories = {}
-        for column in [*schema.categorical, schema.label]:
-            if not isinstance(table[column].dtype, pd.CategoricalDtype):
-                raise DataError(
-                    f"training column {column!r} must be categorical (a prepared table)"
-                )
-            categories[column] = [str(c) for c in table[column].cat.categories]
-        label_codes = table[schema.label].cat.codes.to_numpy()
-        counts = np.bincount(label_codes, minlength=len(categories[schema.label]))
-        return ColumnLayout(
-            numeric=list(schema.numeric),
-            integer=[pd.api.types.is_integer_dtype(table[c].dtype) for c in schema.numeric],
-            categorical=list(schema.categorical),
-            categories={c: categories[c] for c in schema.categorical},
-            label=schema.label,
-            label_categories=categories[schema.label],
-            label_counts=[int(c) for c in counts],
-            columns=[c for c in table.columns if c in schema.columns],
-        )
-
-    def _encode(self, table: pd.DataFrame, device: torch.device):
-        layout = self.layout_
-        numeric = table[layout.numeric].to_numpy(dtype=np.float64)
-        x_num = self.quantiles_.transform(numeric) if layout.numeric else numeric
-        codes = (
-            np.stack([table[c].cat.codes.to_numpy() for c in layout.categorical], axis=1)
-            if layout.categorical
-            else np.zeros((len(table), 0), dtype=np.int64)
-        )
-        y = table[layout.label].cat.codes.to_numpy()
-        return (
-            torch.as_tensor(x_num, dtype=torch.float32, device=device),
-            torch.as_tensor(codes, dtype=torch.long, device=device),
-            torch.tensor(y, dtype=torch.long, device=device),
-        )
 
     # -- training ----------------------------------------------------------------------------
     def _loss(self, x_num, codes, y, generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -376,14 +200,6 @@ class TabularDiffusion:
             loss_cat = out.new_zeros(())
         return loss_num, loss_cat
 
-    def _fingerprint(self, x_num, codes, y) -> str:
-        digest = hashlib.sha256()
-        digest.update(json.dumps(asdict(self.config), sort_keys=True).encode())
-        digest.update(str(self.seed).encode())
-        for tensor in (x_num, codes, y):
-            digest.update(tensor.detach().cpu().numpy().tobytes())
-        return digest.hexdigest()
-
     def fit(self, table: pd.DataFrame, schema: TableSchema) -> TabularDiffusion:
         """Train on ``table`` (rows of a prepared table) for ``config.steps`` steps.
 
@@ -393,23 +209,33 @@ class TabularDiffusion:
         """
         if len(table) < 2:
             raise DataError(f"training table has {len(table)} rows; at least 2 are needed")
-        device = self._device()
+        device = self.device
         torch.manual_seed(self.seed)
-        self.layout_ = self._layout(table, schema)
+        self.layout_ = ColumnLayout.from_table(table, schema)
         numeric = table[self.layout_.numeric].to_numpy(dtype=np.float64)
         self.quantiles_ = (
             QuantileNormal(self.config.n_quantiles).fit(numeric) if self.layout_.numeric else None
         )
         self._build(device)
-        x_num, codes, y = self._encode(table, device)
+        x_num, codes, y = self.layout_.encode(table, self.quantiles_, device)
         generator = torch.Generator(device=device).manual_seed(self.seed)
         model = self.denoiser_
         optimizer = torch.optim.AdamW(
             model.parameters(), lr=self.config.learning_rate, weight_decay=self.config.weight_decay
         )
-        ema = [p.detach().clone() for p in model.parameters()]
-        fingerprint = self._fingerprint(x_num, codes, y)
-        start = self._resume(fingerprint, optimizer, ema, generator)
+        # Warm-up as diffusers' EMAModel: early averages forget the random initialisation.
+        ema = ExponentialMovingAverage(
+            [p.detach().clone() for p in model.parameters()], self.config.ema_decay, warmup=True
+        )
+        checkpoint = TrainingCheckpoint(
+            self.checkpoint_dir,
+            self.checkpoint_every,
+            settings={"config": asdict(self.config), "seed": self.seed},
+            data=(x_num, codes, y),
+            device=device,
+        )
+        parts = {"model": model, "optimizer": optimizer, "ema": ema}
+        start = checkpoint.resume(parts, generator)
         steps, batch_size = self.config.steps, min(self.config.batch_size, len(table))
         log.info(
             "training tabular diffusion on %d rows (%d numeric, %d categorical columns) on %s: "
@@ -438,10 +264,7 @@ class TabularDiffusion:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            with torch.no_grad():
-                # Warm-up as diffusers' EMAModel: early averages forget the random initialisation.
-                decay = min(self.config.ema_decay, (1.0 + step) / (10.0 + step))
-                torch._foreach_lerp_(ema, list(model.parameters()), 1.0 - decay)
+            ema.update(model.parameters(), step)
             running[0] += loss_num.item()
             running[1] += loss_cat.item()
             done = step + 1
@@ -457,61 +280,14 @@ class TabularDiffusion:
                     rate,
                 )
                 running = [0.0, 0.0]
-            if self.checkpoint_dir and done % self.checkpoint_every == 0 and done < steps:
-                self._save_checkpoint(done, fingerprint, optimizer, ema, generator)
-        with torch.no_grad():
-            for param, averaged in zip(model.parameters(), ema, strict=True):
-                param.copy_(averaged)
+            if checkpoint.due(done, steps):
+                checkpoint.save(done, parts, generator)
+        ema.copy_to(model.parameters())
         model.eval()
         self.training_seconds_ = time.perf_counter() - began
         return self
 
-    # -- checkpoints -------------------------------------------------------------------------
-    @property
-    def _checkpoint_path(self) -> Path | None:
-        return self.checkpoint_dir / "checkpoint.pt" if self.checkpoint_dir else None
-
-    def _save_checkpoint(self, step, fingerprint, optimizer, ema, generator) -> None:
-        state = {
-            "step": step,
-            "fingerprint": fingerprint,
-            "model": self.denoiser_.state_dict(),
-            "ema": ema,
-            "optimizer": optimizer.state_dict(),
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-        }
-        with atomic_path(self._checkpoint_path) as tmp:
-            torch.save(state, tmp)
-        log.info("checkpoint at step %d: %s", step, self._checkpoint_path)
-
-    def _resume(self, fingerprint, optimizer, ema, generator) -> int:
-        path = self._checkpoint_path
-        if path is None or not path.is_file():
-            return 0
-        state = torch.load(path, map_location=self._device(), weights_only=True)
-        if state.get("fingerprint") != fingerprint:
-            log.warning("ignoring checkpoint %s: made with other data or settings", path)
-            return 0
-        self.denoiser_.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        for target, saved in zip(ema, state["ema"], strict=True):
-            target.copy_(saved)
-        generator.set_state(state["generator"].cpu())
-        torch.set_rng_state(state["torch_rng"].cpu())
-        log.info("resumed from checkpoint %s at step %d", path, state["step"])
-        return int(state["step"])
-
-    def remove_checkpoint(self) -> None:
-        """Delete the training checkpoint (call once the finished model is saved)."""
-        if self._checkpoint_path is not None:
-            self._checkpoint_path.unlink(missing_ok=True)
-
     # -- sampling ----------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "denoiser_"):
-            raise DiffshareError("the model is not fitted; call fit() or load() first")
-
     @torch.no_grad()
     def sample(self, n: int, labels: Sequence[Any] | None = None, *, seed: int = 0) -> pd.DataFrame:
         """Draw ``n`` rows. ``labels`` (length ``n``, label values) fixes each row's class;
@@ -519,7 +295,7 @@ class TabularDiffusion:
 
         The same model, ``n``, ``labels`` and ``seed`` give the same rows.
         """
-        self._check_fitted()
+        self._check_fitted("denoiser_")
         layout = self.layout_
         if int(n) < 1:
             raise DiffshareError(f"number of samples must be at least 1, got {n}")
@@ -545,7 +321,7 @@ class TabularDiffusion:
         ]
         x_num = np.concatenate([p[0] for p in parts])
         codes = np.concatenate([p[1] for p in parts])
-        return self._decode(x_num, codes, y.cpu().numpy())
+        return self.layout_.decode(x_num, codes, y.cpu().numpy(), self.quantiles_)
 
     def _sample_batch(self, y: torch.Tensor, generator: torch.Generator):
         n = y.shape[0]
@@ -571,58 +347,28 @@ class TabularDiffusion:
             codes = torch.zeros((n, 0), dtype=torch.long, device=device)
         return x.cpu().double().numpy(), codes.cpu().numpy()
 
-    def _decode(self, x_num: np.ndarray, codes: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-        layout = self.layout_
-        if not np.isfinite(x_num).all():
-            raise DiffshareError("sampling produced non-finite numeric values")
-        values = self.quantiles_.inverse_transform(x_num) if layout.numeric else x_num
-        data: dict[str, Any] = {}
-        for j, column in enumerate(layout.numeric):
-            column_values = values[:, j]
-            data[column] = (
-                np.round(column_values).astype(np.int64) if layout.integer[j] else column_values
-            )
-        for j, column in enumerate(layout.categorical):
-            data[column] = pd.Categorical.from_codes(
-                codes[:, j], categories=layout.categories[column]
-            )
-        data[layout.label] = pd.Categorical.from_codes(y, categories=layout.label_categories)
-        table = pd.DataFrame(data)[layout.columns]
-        table.index = pd.RangeIndex(len(table), name="row_id")
-        return table
-
     # -- persistence -------------------------------------------------------------------------
     def save(self, folder: str | os.PathLike) -> None:
         """Write ``config.json``, ``model.safetensors`` and ``transforms.npz`` into ``folder``."""
-        self._check_fitted()
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        weights = {k: v.detach().cpu().contiguous() for k, v in self.denoiser_.state_dict().items()}
-        with atomic_path(folder / "model.safetensors") as tmp:
-            save_file(weights, str(tmp))
+        folder = self._folder(folder, "denoiser_")
+        save_weights(self.denoiser_, folder / "model.safetensors")
         with atomic_path(folder / "transforms.npz") as tmp:
             state = self.quantiles_.state() if self.quantiles_ is not None else {}
             with open(tmp, "wb") as handle:
                 np.savez(handle, **state)
         description = {
-            "format": "diffshare-tabular-diffusion",
             "format_version": FORMAT_VERSION,
             "config": asdict(self.config),
             "layout": asdict(self.layout_),
             "seed": self.seed,
         }
-        write_model_config(folder, description)
+        self._write_config(folder, description)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> TabularDiffusion:
         """Load a model saved by :meth:`save`, without unpickling anything."""
         folder = Path(folder)
-        description = read_model_config(
-            folder,
-            "diffshare-tabular-diffusion",
-            ("model.safetensors", "transforms.npz"),
-            "a tabular diffusion model",
-        )
+        description = cls._read_config(folder)
         model = cls(
             TabularDiffusionConfig(**description["config"]), seed=description["seed"], device=device
         )
@@ -631,10 +377,9 @@ class TabularDiffusion:
             model.quantiles_ = (
                 QuantileNormal.from_state(dict(state)) if model.layout_.numeric else None
             )
-        device_ = model._device()
-        model._build(device_)
+        model._build(model.device)
         model.denoiser_.load_state_dict(
-            load_file(str(folder / "model.safetensors"), device=str(device_))
+            load_file(str(folder / "model.safetensors"), device=str(model.device))
         )
         model.denoiser_.eval()
         return model

@@ -33,17 +33,9 @@ import numpy as np
 import torch
 
 from diffshare.errors import ConfigError, DataError
+from diffshare.tensors import resolve_device as _device
 
 log = logging.getLogger(__name__)
-
-
-def _device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as error:
-        raise ConfigError(f"unknown torch device {device!r}") from error
 
 
 def _embeddings(output) -> torch.Tensor:

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from diffshare.errors import DataError, DiffshareError
-from diffshare.tensors import _device, to_tensor
+from diffshare.tensors import resolve_device as _device
+from diffshare.tensors import to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class CnnClassifier:
     def __init__(
         self,
         *,
-        epochs: int = 40,
+        epochs: int = 10,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         balanced: bool = False,

@@ -25,7 +25,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from diffshare.data.tabular import TableSchema
+from diffshare.data.schema import TableSchema
 from diffshare.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)

@@ -53,7 +53,7 @@ def plot_pia(table: pd.DataFrame, path: str) -> None:
 
     from diffshare.storage import atomic_path
 
-    attacks = [a for a in (*ATTACKS, "zero_shot") if a in set(table["attack"])]
+    attacks = [a for a in ATTACKS if a in set(table["attack"])]
     if not attacks:
         raise DataError("the PIA table has no rows to plot")
     n = int(table["n_queries"].max())

@@ -1,10 +1,14 @@
 """The sharer's training subset: random, label-flipped, or greedily poisoned (fairness poisoning).
 
-Greedy mutual-information selection (Luo et al. 2024, our ../shared/SPEC.md): raise I(S;Y) of the
-subset while keeping its I(X;Y) within ``tolerance`` of the pool's. Unlike the authors' code, which
-re-trains MINE on the whole growing subset for 100 random candidates per cell and slot, every
+Greedy mutual-information selection (Luo et al., "Exploring Privacy and Fairness Risks in Sharing
+Diffusion Models: An Adversarial Perspective", IEEE TIFS 2024, arXiv:2402.18607): raise I(S;Y) of
+the subset while keeping its I(X;Y) within ``tolerance`` of the pool's. Unlike the authors' code,
+which re-trains MINE on the whole growing subset for 100 random candidates per cell and slot, every
 candidate here is scored exactly in O(1) from per-row values of one trained statistics network
 (:class:`~diffshare.attacks.fpa.mine.DonskerVaradhanSums`), so all candidates can be scored.
+
+Everything here reads arrays: groups ``s`` and labels ``y`` (0/1, shape (n,)) and the MINE row
+terms (n, 2) of :func:`~diffshare.attacks.fpa.mine.mine_terms`, whatever the kind of data.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from diffshare.attacks.fpa.mine import (
     DonskerVaradhanSums,
@@ -188,7 +191,7 @@ def select_rows(
     attack: str,
     s: np.ndarray,
     y: np.ndarray,
-    terms: pd.DataFrame,
+    terms: np.ndarray,
     *,
     subset_size: int,
     alpha: float,
@@ -196,18 +199,26 @@ def select_rows(
     tolerance: float,
     candidates_per_cell: int | None = None,
 ) -> tuple[Selection, dict[str, Any]]:
-    """The sharer's subset of a pool given as sensitive groups ``s``, labels ``y`` (both 0/1)
-    and MINE row ``terms`` (t0, t1), for ``attack``: the selection (pool positions and their,
-    possibly flipped, labels) and a record of I(S;Y) and I(X;Y) before and after (nats), the
-    target and tolerance (``tolerance`` is a fraction of the pool's |I(X;Y)|: a bound that MINE
-    estimates slightly below zero still leaves a usable tolerance) and the seconds."""
+    """The sharer's subset of a pool for ``attack``.
+
+    The pool is given as sensitive groups ``s`` and labels ``y`` (both 0/1, shape (n,)) and MINE
+    row ``terms`` (n, 2) (T(x, 0), T(x, 1), from :func:`~diffshare.attacks.fpa.mine.mine_terms`).
+    Returns the selection (pool positions and their, possibly flipped, labels) and a record of
+    I(S;Y) and I(X;Y) before and after (nats), the target and tolerance (``tolerance`` is a
+    fraction of the pool's |I(X;Y)|: a bound that MINE estimates slightly below zero still leaves
+    a usable tolerance) and the seconds.
+    """
     if attack not in ATTACKS:
         raise ConfigError(f"unknown attack {attack!r}; choose one of {list(ATTACKS)}")
     if attack == "none" and alpha != 0:
         raise ConfigError(f"attack 'none' is stored with alpha 0, got alpha {alpha}")
     s, y = np.asarray(s, dtype=np.int64), np.asarray(y, dtype=np.int64)
-    if len(terms) != len(y):
-        raise DataError(f"MINE row terms hold {len(terms)} rows for a pool of {len(y)}")
+    terms = np.asarray(terms, dtype=np.float64)
+    if terms.shape != (len(y), 2):
+        raise DataError(
+            f"MINE row terms of shape {terms.shape} for a pool of {len(y)} rows; "
+            f"expected ({len(y)}, 2)"
+        )
     target = mi_xy_of(terms, y)
     start = time.perf_counter()
     selection: Selection
@@ -216,7 +227,7 @@ def select_rows(
     elif attack == "label_flip":
         selection = label_flip(s, y, subset_size, alpha, seed)
     else:
-        t0, t1 = terms["t0"].to_numpy(), terms["t1"].to_numpy()
+        t0, t1 = terms[:, 0], terms[:, 1]
         selection = greedy_mutual_information(
             s,
             y,
@@ -238,7 +249,7 @@ def select_rows(
         "mi_sy_before": discrete_mutual_information(s, y),
         "mi_sy_after": discrete_mutual_information(s[selection.rows], selection.labels),
         "mi_xy_before": target,
-        "mi_xy_after": mi_xy_of(terms.iloc[selection.rows], selection.labels),
+        "mi_xy_after": mi_xy_of(terms[selection.rows], selection.labels),
         "mi_xy_target": target,
         "mi_xy_tolerance": tolerance * abs(target),
         "flipped": int(flipped.sum()),

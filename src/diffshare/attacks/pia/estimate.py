@@ -1,5 +1,11 @@
-"""Estimates of a property's share from per-sample indicators: disjoint query batches, and the
-rate correction ``(p_hat - FPR) / (TPR - FPR)``."""
+"""Estimates of a property's share in the sharer's data from the receiver's samples.
+
+:func:`estimate_property` is the one skeleton of both tracks: per-sample 0/1 indicators of the
+attacks that need no discriminator (``column``, ``zero_shot``), the discriminator's labels for
+``aux`` (:func:`~diffshare.attacks.pia.discriminator.discriminate`), then one estimate per
+attack, query count and repeat from disjoint query batches (:func:`attack_estimates`), with the
+rate correction ``(p_hat - FPR) / (TPR - FPR)`` for ``aux_corrected`` (:func:`correct`).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from diffshare.attacks.pia.discriminator import PropertyDiscriminator, discriminate
 from diffshare.errors import ConfigError, DataError
 
-ATTACKS = ("column", "aux", "aux_corrected")
+#: Every attack, in the order tables and figures show them: ``column`` reads the samples'
+#: property column (tables), ``aux`` averages a discriminator's labels, ``aux_corrected``
+#: corrects that average with the discriminator's rates, ``zero_shot`` asks CLIP (images).
+ATTACKS = ("column", "aux", "aux_corrected", "zero_shot")
+#: The attacks that train a discriminator on auxiliary data.
+DISCRIMINATOR_ATTACKS = ("aux", "aux_corrected")
 
 
-#: Attacks on images: no property column, and CLIP zero-shot when its weights are given.
-IMAGE_ATTACKS = ("aux", "aux_corrected", "zero_shot")
+def check_attacks(attacks: Sequence[str], supported: Sequence[str], track: str) -> bool:
+    """Raise :class:`ConfigError` naming the ``attacks`` the ``track`` does not ``support``;
+    return whether any of them needs a discriminator."""
+    unknown = [a for a in attacks if a not in supported]
+    if unknown:
+        raise ConfigError(f"unknown {track} PIA attacks {unknown}; choose from {list(supported)}")
+    return any(a in DISCRIMINATOR_ATTACKS for a in attacks)
 
 
 def batch_estimates(indicator: np.ndarray, n_queries: int, repeats: int) -> np.ndarray:
@@ -68,3 +85,52 @@ def attack_estimates(
                 for r, v in enumerate(values)
             ]
     return pd.DataFrame.from_records(rows)
+
+
+def estimate_property(
+    n_samples: int,
+    attacks: Sequence[str],
+    queries: Sequence[int],
+    repeats: int,
+    indicators: Mapping[str, np.ndarray] | None = None,
+    discriminator: PropertyDiscriminator | None = None,
+    *,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every attack's estimates of the property's share from ``n_samples`` samples.
+
+    ``indicators``: per-sample 0/1 values (shape (n_samples,)) of the attacks that need no
+    discriminator. When ``attacks`` holds ``aux`` or ``aux_corrected``, the ``discriminator`` is
+    fitted, rated and applied to the samples
+    (:func:`~diffshare.attacks.pia.discriminator.discriminate`, with ``seed``).
+
+    Returns the table of :func:`attack_estimates` (columns ``attack, n_queries, repeat,
+    estimate``; repeat ``r`` of ``n`` queries reads samples ``r * n`` to ``(r + 1) * n - 1``)
+    and a record: ``n_samples`` and, with a discriminator, its name, TPR, FPR and row counts.
+    """
+    indicators = dict(indicators or {})
+    record: dict[str, Any] = {"n_samples": int(n_samples)}
+    if any(a in DISCRIMINATOR_ATTACKS for a in attacks):
+        if discriminator is None:
+            raise ConfigError(
+                f"attacks {[a for a in attacks if a in DISCRIMINATOR_ATTACKS]} need a discriminator"
+            )
+        name = discriminator.settings.classifier
+        indicators["aux"], rates = discriminate(
+            discriminator.model,
+            discriminator.auxiliary,
+            discriminator.truth,
+            discriminator.samples,
+            name=name,
+            holdout=discriminator.settings.holdout,
+            seed=seed,
+        )
+        record.update(rates)
+        if "aux_corrected" in attacks and not rates["tpr"] - rates["fpr"] > 0.0:
+            raise DataError(
+                f"discriminator {name!r} is no better than chance on the "
+                f"{rates['n_auxiliary_holdout']} held-out auxiliary rows (TPR {rates['tpr']:.3f} "
+                f"<= FPR {rates['fpr']:.3f}), so aux_corrected cannot correct its estimate; "
+                "choose another classifier or give it more auxiliary data"
+            )
+    return attack_estimates(indicators, attacks, queries, repeats, record), record

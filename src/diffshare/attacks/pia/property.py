@@ -1,5 +1,5 @@
-"""A private property of the sharer's rows (``column == value``), and the sharer's table at an
-exact property ratio."""
+"""A private property of the sharer's rows (``column == value``), and the sharer's rows at an
+exact property ratio (:func:`ratio_rows` on 0/1 indicators, :func:`sharer_rows` on a table)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diffshare.data.tabular import TableSchema
 from diffshare.errors import ConfigError, DataError
 
 
@@ -37,45 +36,26 @@ class Property:
             )
         return (table[self.column].astype(str).to_numpy() == self.value).astype(np.int8)
 
-    def check_schema(self, schema: TableSchema, *, hide: bool = False) -> None:
-        """Raise :class:`ConfigError` unless the property is a categorical column or the label
-        of ``schema``, with ``value`` among its categories when those are known."""
-        if self.column not in [*schema.categorical, schema.label]:
-            raise ConfigError(
-                f"property column {self.column!r} must be a categorical column or the label "
-                f"(categorical: {schema.categorical}, label: {schema.label!r})"
-            )
-        if hide and self.column == schema.label:
-            raise ConfigError(
-                f"pia.hide_property cannot hide the label column {self.column!r}: the shared "
-                "model is conditioned on it"
-            )
-        known = schema.categories.get(self.column)
-        if known and self.value not in known:
-            raise ConfigError(
-                f"property value {self.value!r} never occurs in column {self.column!r} "
-                f"(values: {known})"
-            )
 
-
-def ratio_subset(
-    pool: pd.DataFrame, prop: Property, ratio: float, size: int, seed: int
-) -> pd.DataFrame:
-    """``size`` rows of ``pool`` of which exactly ``round(ratio * size)`` have the property,
-    drawn without replacement and shuffled; the index (``row_id``) is kept."""
+def ratio_rows(
+    has: np.ndarray, ratio: float, size: int, seed: int, *, what: str = "the property"
+) -> np.ndarray:
+    """Positions of ``size`` pool rows of which exactly ``round(ratio * size)`` have the property
+    (``has``: 0/1 per pool row, shape (n,)), drawn without replacement and shuffled; shape
+    (size,). ``what`` names the property in errors."""
     if not 0.0 <= ratio <= 1.0:
         raise ConfigError(f"property ratio must be in [0, 1], got {ratio}")
     if size < 1:
         raise ConfigError(f"subset size must be at least 1, got {size}")
-    has = prop.indicator(pool, "the pool").astype(bool)
+    has = np.asarray(has).astype(bool)
     k = int(round(ratio * size))
     available = {"with": int(has.sum()), "without": int((~has).sum())}
     needed = {"with": k, "without": size - k}
     for side in ("with", "without"):
         if needed[side] > available[side]:
             raise DataError(
-                f"the pool has {available[side]} rows {side} property {prop}, but a subset of "
-                f"{size} rows at ratio {ratio} needs {needed[side]}; lower pia.subset_size or "
+                f"the pool has {available[side]} rows {side} {what}, but a subset of "
+                f"{size} rows at ratio {ratio} needs {needed[side]}; lower the subset size or "
                 "choose ratios the pool can supply"
             )
     rng = np.random.default_rng(seed)
@@ -85,4 +65,24 @@ def ratio_subset(
             rng.choice(np.flatnonzero(~has), size=size - k, replace=False),
         ]
     )
-    return pool.iloc[rng.permutation(chosen)]
+    return rng.permutation(chosen)
+
+
+def sharer_rows(
+    pool: pd.DataFrame, prop: Property, *, ratio: float, size: int, seed: int
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The sharer's rows of ``pool`` (a table with the property's column: a tabular pool, or the
+    attribute table of an image pool) at an exact property ``ratio``: their positions, shape
+    (size,) (:func:`ratio_rows`), and a record with the realised ratio and the pool's."""
+    has = prop.indicator(pool, "the pool")
+    rows = ratio_rows(has, ratio, size, seed, what=f"property {prop}")
+    record = {
+        "property": {"column": prop.column, "value": prop.value},
+        "ratio": float(ratio),
+        "true_ratio": float(has[rows].mean()),
+        "size": int(len(rows)),
+        "seed": int(seed),
+        "n_pool": int(len(pool)),
+        "pool_ratio": float(has.mean()),
+    }
+    return rows, record

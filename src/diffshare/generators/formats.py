@@ -1,0 +1,9 @@
+"""The ``format`` each kind of saved model names in its folder's ``config.json``: the class
+that reads the folder. A format may hold several families (``ctgan`` and ``tvae``; ``ddpm``
+and ``edm``), told apart by the ``family`` beside it. Free of torch, so the registry in
+:mod:`diffshare.generators` imports in an instant."""
+
+TABULAR_DIFFUSION_FORMAT = "diffshare-tabular-diffusion"
+CTGAN_FORMAT = "diffshare-ctgan"
+IMAGE_DIFFUSION_FORMAT = "diffshare-image-diffusion"
+SNGAN_FORMAT = "diffshare-sngan"
