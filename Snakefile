@@ -17,12 +17,13 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_]+",
     classifier="logreg|hgb|mlp|cnn",
     seed=r"\d+",
-    source=r"real|synthetic/(full|attack~[a-z_]+/alpha~[0-9.]+)",
-    subset=r"full|attack~[a-z_]+/alpha~[0-9.]+|ratio~[0-9.]+",
+    # Swept numbers are written by diffshare.config.sweep_value and match SWEEP_VALUE.
+    source=rf"real|synthetic/(full|attack~[a-z_]+/alpha~{SWEEP_VALUE})",
+    subset=rf"full|attack~[a-z_]+/alpha~{SWEEP_VALUE}|ratio~{SWEEP_VALUE}",
     generator="tabddpm|ctgan|tvae|ddpm|edm|sngan",
-    ratio=r"[0-9.]+",
+    ratio=SWEEP_VALUE,
     attack="none|label_flip|mi_greedy",
-    alpha=r"[0-9.]+",
+    alpha=SWEEP_VALUE,
 
 
 include: "workflow/rules/data.smk"
@@ -30,11 +31,13 @@ include: "workflow/rules/generator.smk"
 include: "workflow/rules/receiver.smk"
 include: "workflow/rules/fpa.smk"
 include: "workflow/rules/pia.smk"
+include: "workflow/rules/claims.smk"
 include: "workflow/rules/report.smk"
 
 
+# `snakemake --report` without targets reports the tables and figures built so far (see
+# all_targets in workflow/rules/common.smk).
 rule all:
     default_target: True
     input:
-        default_targets(),
-        "results/benchmarks.csv",
+        all_targets,

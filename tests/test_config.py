@@ -3,12 +3,13 @@
 import copy
 
 import pytest
+import torch
 import yaml
 
 from conftest import REPO, snakemake
 from diffshare.config import dataset_config
 from diffshare.errors import ConfigError
-from diffshare.validation import check_config
+from diffshare.validation import CTGAN_DESCRIBED, check_config, ctgan_arguments
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_dataset_without_a_property_is_named(tmp_path, catalogue):
 
 
 def test_dataset_lookup_lists_the_known_names(config):
-    with pytest.raises(ConfigError, match=r"no entry 'credit' \(known: adult, german\)"):
+    with pytest.raises(ConfigError, match=r"no entry 'credit' \(known: adult, compas, german\)"):
         dataset_config(config, "credit")
 
 
@@ -80,8 +81,26 @@ def test_dataset_lookup_lists_the_known_names(config):
             ["'pia.attacks' lists 'column', but pia.hide_property is true"],
         ),
         ({"pia": {"ratios": [0.5, 1.2]}}, ["1.2 is greater than the maximum of 1", "ratios"]),
+        (
+            {"downstream": {"params": {"mlp": {"hidden_layers": [8]}}}},
+            ["'downstream.params.mlp'", "'hidden_layers'", "hidden_layer_sizes"],
+        ),
+        (
+            {"generator": {"tvae": {"epochs": 2, "compress": [8]}}},
+            ["'generator.tvae'", "'compress'", "compress_dims"],
+        ),
     ],
-    ids=["classifier", "seed", "dataset", "typo", "pia-column", "pia-hidden", "pia-ratio"],
+    ids=[
+        "classifier",
+        "seed",
+        "dataset",
+        "typo",
+        "pia-column",
+        "pia-hidden",
+        "pia-ratio",
+        "classifier-argument",
+        "tvae-argument",
+    ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, override, expected):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(override))
@@ -91,6 +110,82 @@ def test_bad_config_stops_before_any_job(tmp_path, override, expected):
     for fragment in expected:
         assert fragment in output, output
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.workflow
+@pytest.mark.skipif(torch.backends.cuda.is_built(), reason="this torch is built with CUDA")
+def test_cuda_device_without_a_cuda_torch_stops_before_any_job(tmp_path):
+    (tmp_path / "cuda.yaml").write_text(yaml.safe_dump({"generator": {"device": "cuda"}}))
+    result = snakemake(tmp_path, "--dry-run", "--configfile", "cuda.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "config key 'generator.device' is 'cuda'" in output, output
+    assert "built without CUDA" in output
+
+
+def test_cuda_device_needs_a_torch_built_with_cuda(config, monkeypatch):
+    config["generator"] = {"device": "cuda:1"}
+    monkeypatch.setattr(torch.backends.cuda, "is_built", lambda: False)
+    with pytest.raises(ConfigError, match=r"'generator.device' is 'cuda:1', but torch .* without"):
+        check_config(config)
+    check_config(config, local_torch=False)  # conda or container jobs bring their own torch
+    monkeypatch.setattr(torch.backends.cuda, "is_built", lambda: True)
+    check_config(config)  # a GPU may be on the machine the job runs on (a cluster node)
+    for device in ("auto", "cpu"):
+        config["generator"]["device"] = device
+        check_config(config)
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "message"),
+    [
+        ("logreg", {"C": 0.5, "Cc": 1}, r"LogisticRegression takes no argument 'Cc'"),
+        ("hgb", {"max_iters": 10}, r"HistGradientBoostingClassifier takes no argument 'max_iters'"),
+        # set from the seed by the pipeline: passing it fails inside the job
+        (
+            "hgb",
+            {"random_state": 3},
+            r"HistGradientBoostingClassifier takes no argument 'random_state'",
+        ),
+        ("mlp", {"hidden_layer_size": [8]}, r"MLPClassifier takes no argument 'hidden_layer_size'"),
+    ],
+)
+def test_unknown_classifier_arguments_are_named(config, name, arguments, message):
+    config["downstream"] = {"params": {name: arguments}}
+    with pytest.raises(ConfigError, match=rf"'downstream.params.{name}': {message}.*allowed: "):
+        check_config(config)
+
+
+def test_known_classifier_arguments_pass(config):
+    config["downstream"] = {
+        "params": {
+            "logreg": {"C": 0.5, "max_iter": 100, "random_state": 0},
+            "hgb": {"max_iter": 10, "learning_rate": 0.2, "max_depth": 3},
+            "mlp": {"hidden_layer_sizes": [8], "alpha": 0.01, "early_stopping": True},
+        }
+    }
+    check_config(config)
+
+
+@pytest.mark.parametrize(
+    ("family", "arguments", "message"),
+    [
+        ("ctgan", {"epochs": 2, "epoch": 3}, r"ctgan.CTGAN takes no argument 'epoch'"),
+        ("tvae", {"compress_dim": [8]}, r"ctgan.TVAE takes no argument 'compress_dim'"),
+    ],
+)
+def test_unknown_ctgan_arguments_are_named(config, family, arguments, message):
+    config["generator"] = {family: arguments}
+    with pytest.raises(ConfigError, match=rf"'generator.{family}': {message}.*allowed: .*epochs"):
+        check_config(config)
+    config["generator"] = {family: {"epochs": 2, "batch_size": 100, "embedding_dim": 16}}
+    check_config(config)
+
+
+def test_arguments_checked_without_ctgan_are_its_constructors():
+    # A config setting only these skips importing ctgan at load (seconds).
+    for family in ("ctgan", "tvae"):
+        assert set(CTGAN_DESCRIBED) <= set(ctgan_arguments(family))
 
 
 @pytest.mark.workflow

@@ -1,13 +1,20 @@
-"""CTGAN and TVAE (ctgan package) behind the shared-model interface."""
+"""CTGAN and TVAE (ctgan package) behind the shared-model interface, saved without pickle."""
+
+import json
+import pickle
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from conftest import REPO
 from diffshare.data.tabular import DatasetSpec, prepare
 from diffshare.errors import ConfigError, DataError
 from diffshare.generators import load_generator
 from diffshare.generators.ctgan import CtganGenerator
+
+SAVED = ["config.json", "network.safetensors", "transformer.safetensors"]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +35,7 @@ def test_samples_keep_the_training_columns_and_dtypes(german, kind, tmp_path):
     assert not samples.isna().any().any()
     # Saved and loaded through the registry's loader: the same seed gives the same rows.
     model.save(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == SAVED
     again = load_generator(tmp_path, kind, device="cpu").sample(300, seed=1)
     pd.testing.assert_frame_equal(again, samples)
     assert not again.equals(model.sample(300, seed=2))
@@ -51,3 +58,101 @@ def test_loader_refuses_a_folder_without_a_model(tmp_path):
     (tmp_path / "config.json").write_text('{"format": "other"}')
     with pytest.raises(DataError, match="names format 'other'"):
         load_generator(tmp_path, "ctgan")
+
+
+class _TouchOnUnpickle:
+    """Unpickling this creates ``path``: a stand-in for a hostile pickle."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (Path(self.path),)
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("loading a saved model must not unpickle anything")
+
+
+@pytest.mark.parametrize("kind", ["ctgan", "tvae"])
+def test_a_loaded_model_draws_exactly_the_rows_of_the_pickled_one(
+    german, kind, tmp_path, monkeypatch
+):
+    """Network state as safetensors, the fitted transformer as JSON and arrays: rebuilt on
+    load without unpickling, it draws the rows ctgan's own pickle of the same model draws."""
+    train, schema = german
+    model = CtganGenerator(kind, {"epochs": 1, "batch_size": 100}, seed=0, device="cpu")
+    model.fit(train, schema)
+    fitted = model.sample(250, seed=3)  # sampling first must not change what is saved
+    model.model_.save(str(tmp_path / "pickled.pt"))  # ctgan's own pickle, as before
+    model.save(tmp_path / "model")
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == SAVED
+    with monkeypatch.context() as patch:
+        for module, name in [(pickle, "load"), (pickle, "loads"), (torch, "load")]:
+            patch.setattr(module, name, _refuse)
+        loaded = load_generator(tmp_path / "model", kind, device="cpu")
+    pd.testing.assert_frame_equal(loaded.sample(250, seed=3), fitted)
+    pickled = type(model.model_).load(str(tmp_path / "pickled.pt"))
+    pickled.set_device(torch.device("cpu"))
+    for seed in (0, 7):  # the raw draws of ctgan, before diffshare restores the dtypes
+        pickled.set_random_state(seed)
+        loaded.model_.set_random_state(seed)
+        pd.testing.assert_frame_equal(loaded.model_.sample(130), pickled.sample(130))
+        pd.testing.assert_frame_equal(loaded.sample(130, seed=seed), model.sample(130, seed=seed))
+
+
+def test_the_pickled_format_is_refused_without_unpickling(german, tmp_path):
+    """A folder saved by an earlier diffshare (``model.pt``, ctgan's pickle) must be retrained."""
+    marker = tmp_path / "unpickled"
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "model.pt").write_bytes(pickle.dumps(_TouchOnUnpickle(marker)))
+    description = {"format": "diffshare-ctgan", "family": "ctgan", "kind": "ctgan", "seed": 0}
+    (old / "config.json").write_text(json.dumps(description))
+    with pytest.raises(DataError, match=r"retrain") as error:
+        load_generator(old, "ctgan")
+    assert str(old) in str(error.value) and "'diffshare-ctgan'" in str(error.value)
+    # Only model.pt beside the current format's config.json, or no config.json at all.
+    train, schema = german
+    model = CtganGenerator("tvae", {"epochs": 1, "batch_size": 100}, seed=0, device="cpu")
+    model.fit(train, schema).save(old)
+    for name in ("network.safetensors", "transformer.safetensors"):
+        (old / name).unlink()
+    with pytest.raises(DataError, match=r"retrain") as error:
+        load_generator(old, "tvae")
+    assert str(old) in str(error.value)
+    (old / "config.json").unlink()
+    with pytest.raises(DataError, match=r"retrain"):
+        CtganGenerator.load(old)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("kind", ["ctgan", "tvae"])
+def test_a_damaged_folder_fails_naming_it(german, kind, tmp_path):
+    train, schema = german
+    model = CtganGenerator(kind, {"epochs": 1, "batch_size": 100}, seed=0, device="cpu")
+    model.fit(train, schema).save(tmp_path)
+    good = (tmp_path / "transformer.safetensors").read_bytes()
+    (tmp_path / "transformer.safetensors").write_bytes(good[: len(good) // 2])
+    with pytest.raises(DataError, match="transformer.safetensors") as error:
+        load_generator(tmp_path, kind, device="cpu")
+    assert str(tmp_path) in str(error.value)
+    (tmp_path / "transformer.safetensors").write_bytes(good)
+    description = json.loads((tmp_path / "config.json").read_text())
+    description["synthesizer"]["transformer"]["columns"][0]["dtype"] = "datetime64[ns]"
+    (tmp_path / "config.json").write_text(json.dumps(description))
+    with pytest.raises(DataError, match=r"config.json.*'datetime64\[ns\]'"):
+        load_generator(tmp_path, kind, device="cpu")
+    other = "tvae" if kind == "ctgan" else "ctgan"
+    for edit, message in [
+        ({"kind": other}, f"family '{kind}' and kind '{other}'"),
+        ({"params": {"epochs": 1, "batch_size": 100, "epoch": 1}}, "unexpected .*'epoch'"),
+        ({"synthesizer": None}, "do not describe a fitted"),
+    ]:
+        (tmp_path / "config.json").write_text(json.dumps({**description, **edit}))
+        with pytest.raises(DataError, match=f"config.json.*{message}"):
+            load_generator(tmp_path, kind, device="cpu")
+    kept = {k: description[k] for k in ("format", "family")}
+    (tmp_path / "config.json").write_text(json.dumps(kept))
+    with pytest.raises(DataError, match="config.json lacks the key 'kind'"):
+        CtganGenerator.load(tmp_path, device="cpu")

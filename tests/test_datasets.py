@@ -172,3 +172,34 @@ def test_max_rows_subsamples_reproducibly(catalogue):
     second = prepare(DatasetSpec.from_config("german", entry, REPO))
     assert (len(first[0]), len(first[1])) == (100, 50)
     pd.testing.assert_frame_equal(first[0], second[0])
+
+
+@pytest.mark.parametrize("text", ["", "\n\n"])
+def test_an_empty_data_file_is_named(tmp_path, text):
+    with pytest.raises(DataError, match=r"tiny\.csv\.gz is empty: it holds no rows"):
+        prepare(DatasetSpec.from_config("tiny", small_entry(tmp_path, text)))
+
+
+def test_a_row_with_a_missing_field_names_its_line(tmp_path):
+    """Row 5 lacks a field: reported with its line and the fields it lacks, not as a label
+    value ''."""
+    entry = small_entry(tmp_path, TINY.replace("5, blue, a, yes", "5, blue, a"))
+    message = r"tiny\.csv\.gz, line 5: 3 fields where 4 are expected; 'outcome' is missing"
+    with pytest.raises(DataError, match=message):
+        prepare(DatasetSpec.from_config("tiny", entry))
+
+
+def test_line_numbers_count_skipped_header_and_blank_lines(tmp_path):
+    text = "a comment line\nsize,colour,group,outcome\n\n" + TINY.replace(", ", ",")
+    text = text.replace("5,blue,a,yes", "5,a")
+    entry = small_entry(tmp_path, text, header=True, columns=[])
+    entry["files"]["data"]["skip_rows"] = 1
+    message = r"line 8: 2 fields where 4 are expected; 'group', 'outcome' are missing"
+    with pytest.raises(DataError, match=message):
+        prepare(DatasetSpec.from_config("tiny", entry))
+
+
+def test_an_empty_field_names_its_line_and_column(tmp_path):
+    entry = small_entry(tmp_path, TINY.replace("5, blue, a, yes", "5, , a, yes"))
+    with pytest.raises(DataError, match=r"tiny\.csv\.gz, line 5: the 'colour' field is empty"):
+        prepare(DatasetSpec.from_config("tiny", entry))

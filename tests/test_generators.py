@@ -4,6 +4,7 @@ data and settings)."""
 
 import json
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -192,7 +193,7 @@ def test_a_folder_claiming_another_family_never_reaches_its_loader(tmp_path):
     assert not marker.exists()
     # Within one format, the family must match too: a TVAE folder is not a CTGAN model.
     (folder / "config.json").write_text(
-        json.dumps({"format": "diffshare-ctgan", "family": "tvae", "kind": "tvae"})
+        json.dumps({"format": "diffshare-ctgan-2", "family": "tvae", "kind": "tvae"})
     )
     with pytest.raises(DataError, match=r"should be a ctgan model .* names family 'tvae'"):
         load_generator(folder, "ctgan")
@@ -339,3 +340,114 @@ def test_a_killed_run_whose_data_changed_starts_afresh(digits, tmp_path, monkeyp
         afresh = fit("sngan", SNGAN, other, tmp_path)
     assert "other training data" in caplog.text and "other settings" not in caplog.text
     assert same(afresh, fit("sngan", SNGAN, other))
+
+
+# -- hostile files in a saved folder -----------------------------------------------------------
+#: What an attacker might add to a shared folder: pickles under the names torch, diffusers,
+#: ctgan and numpy use (a loader that fell back to one of them would run it).
+PLANTED = (
+    "model.pt",
+    "model.pkl",
+    "model.pth",
+    "pytorch_model.bin",
+    "checkpoint.pt",
+    "transforms.npy",
+    "unet/diffusion_pytorch_model.bin",
+    "unet/diffusion_pytorch_model.pt",
+    "unet/pytorch_model.bin",
+)
+
+
+@pytest.mark.parametrize("family", ["tabddpm", "ctgan", "tvae", "ddpm", "edm", "sngan"])
+def test_a_pickle_planted_in_a_saved_folder_never_runs(family, data_of, tmp_path):
+    """Added beside the saved files, or in place of each file the loader reads: the folder
+    loads without running the pickle, or fails; the pickle never runs."""
+    if family in ("ctgan", "tvae"):
+        model = make_generator(family, {"epochs": 1, "batch_size": 100}, seed=0, device="cpu")
+        model.fit(*data_of("tabddpm"))
+    else:
+        model = fit(family, SETTINGS[family], data_of(family))
+    saved = tmp_path / "saved"
+    model.save(saved)
+    marker = tmp_path / "unpickled"
+    payload = pickle.dumps(_TouchOnUnpickle(marker))
+    read = sorted(str(p.relative_to(saved)) for p in saved.rglob("*") if p.is_file())
+    added = tmp_path / "added"
+    shutil.copytree(saved, added)
+    for name in PLANTED:
+        (added / name).parent.mkdir(parents=True, exist_ok=True)
+        (added / name).write_bytes(payload)
+    assert load_generator(added, family, device="cpu").family == family
+    assert not marker.exists()
+    for name in read:
+        replaced = tmp_path / f"replaced-{name.replace('/', '-')}"
+        shutil.copytree(added, replaced)
+        (replaced / name).write_bytes(payload)
+        try:
+            load_generator(replaced, family, device="cpu")
+        except Exception:  # failing is fine; running the payload is not
+            pass
+        assert not marker.exists(), f"{family}: a pickle as {name} ran"
+
+
+# -- damaged files in a saved folder ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved_models(german, digits, tmp_path_factory):
+    """A saved model of each family with weights, by family (trained once for the module)."""
+    folders = {}
+    for family in ("tabddpm", "ddpm", "edm", "sngan"):
+        folders[family] = tmp_path_factory.mktemp(family) / "model"
+        fit(family, SETTINGS[family], german if family == "tabddpm" else digits).save(
+            folders[family]
+        )
+    return folders
+
+
+def damaged(saved, tmp_path, name, damage):
+    """A copy of the folder ``saved`` with file ``name`` truncated to half, replaced by
+    broken JSON, or (``"keys"``) by a JSON object holding only its format and family."""
+    folder = tmp_path / "damaged"
+    shutil.copytree(saved, folder)
+    path = folder / name
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "invalid":
+        path.write_text('{"format": ')
+    else:
+        description = json.loads(path.read_text())
+        kept = ("format", "family", "_class_name")
+        path.write_text(json.dumps({k: v for k, v in description.items() if k in kept}))
+    return folder, path
+
+
+WEIGHTS = {
+    "tabddpm": "model.safetensors",
+    "ddpm": "unet/diffusion_pytorch_model.safetensors",
+    "edm": "unet/diffusion_pytorch_model.safetensors",
+    "sngan": "generator.safetensors",
+}
+DAMAGES = [
+    *((family, name, "truncated") for family, name in WEIGHTS.items()),
+    ("tabddpm", "transforms.npz", "truncated"),
+    *((family, "config.json", damage) for family in WEIGHTS for damage in ("invalid", "keys")),
+    *(("ddpm", "unet/config.json", damage) for damage in ("invalid", "keys")),
+]
+
+
+@pytest.mark.parametrize(("family", "name", "damage"), DAMAGES)
+def test_a_damaged_saved_file_is_named(family, name, damage, saved_models, tmp_path):
+    """A truncated weights file, a config.json that is not JSON or lacks what the model needs:
+    DataError naming the file and what is wrong, through the registry and the class alike."""
+    folder, path = damaged(saved_models[family], tmp_path, name, damage)
+    expected = {
+        "truncated": "truncated or damaged",
+        "invalid": "not valid JSON",
+        "keys": "lacks the key" if name == "config.json" else "do not fit",
+    }[damage]
+    for load in (
+        lambda: load_generator(folder, family, device="cpu"),
+        lambda: FAMILIES[family].load_class().load(folder, device="cpu"),
+    ):
+        with pytest.raises(DataError) as error:
+            load()
+        assert str(path) in str(error.value) and expected in str(error.value), error.value

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from conftest import REPO
 from diffshare.data.tabular import DatasetSpec, TableSchema, prepare
@@ -197,3 +198,44 @@ def test_checkpoint_of_other_settings_is_ignored(german, tmp_path, caplog):
     assert "ignoring checkpoint" in caplog.text
     assert "config.learning_rate 0.002 -> 0.001" in caplog.text
     assert not (tmp_path / "checkpoint.pt").exists()  # discarded; no checkpoint was due since
+
+
+def model_settings(configfile: str) -> dict:
+    """``generator.tabular`` of the default config, with ``configfile``'s values over it."""
+    default = yaml.safe_load((REPO / "config/config.yaml").read_text())["generator"]["tabular"]
+    overrides = yaml.safe_load((REPO / configfile).read_text())["generator"].get("tabular", {})
+    return {**default, **overrides}
+
+
+@pytest.mark.parametrize(
+    "configfile, steps",
+    # The PIA's few training steps on the tiny config; a few steps of the default model (it drew
+    # 89 of 1000 rows "female" after 20 steps, and still 6 after 100).
+    [("config/tiny.yaml", 100), ("config/config.yaml", 20)],
+)
+def test_a_category_without_training_rows_is_never_sampled(german, tmp_path, configfile, steps):
+    """PIA at ratio 0: the sharer's table is all male. The schema still declares "female", and
+    the samples keep that category set, but no row may be female (it drew about half)."""
+    train, _, schema = german
+    males = train[train["sex"] == "male"]
+    settings = TabularDiffusionConfig(**{**model_settings(configfile), "steps": steps})
+    model = TabularDiffusion(settings, seed=0, device="cpu").fit(males, schema)
+    samples = model.sample(1000, seed=0)
+    assert list(samples["sex"].cat.categories) == ["female", "male"]
+    assert (samples["sex"] == "male").all(), samples["sex"].value_counts().to_dict()
+    model.save(tmp_path / "model")
+    loaded = TabularDiffusion.load(tmp_path / "model", device="cpu")
+    pd.testing.assert_frame_equal(loaded.sample(300, seed=3), model.sample(300, seed=3))
+
+
+def test_a_label_without_training_rows_is_never_sampled(german):
+    """The property may be the label: at ratio 0 no training row has it, and the model neither
+    draws it nor takes it as a class to draw."""
+    train, _, schema = german
+    good = train[train["credit"] == "good"]
+    model = TabularDiffusion(TabularDiffusionConfig(**SMALL), seed=0).fit(good, schema)
+    samples = model.sample(300, seed=0)
+    assert list(samples["credit"].cat.categories) == ["bad", "good"]
+    assert (samples["credit"] == "good").all()
+    with pytest.raises(DiffshareError, match=r"no training row: \['bad'\]"):
+        model.sample(2, labels=["good", "bad"])

@@ -10,6 +10,7 @@ from conftest import REPO, snakemake
 from diffshare.attacks.pia.bounds import hoeffding_eps
 from diffshare.evaluation.fairness import evaluate
 from diffshare.reporting.benchmarks import BENCHMARK_COLUMNS
+from diffshare.reporting.claims import CLAIM_COLUMNS
 from diffshare.reporting.tables import BASELINE_COLUMNS, FPA_COLUMNS, PIA_COLUMNS, UTILITY_COLUMNS
 
 pytestmark = pytest.mark.workflow
@@ -94,6 +95,35 @@ def test_changing_one_classifier_reruns_only_its_jobs(tiny_run):
         "evaluate_fairness": 2,
         "train_classifier": 2,
     }
+
+
+def report_paths(html):
+    """The result files a Snakemake report holds."""
+    return set(re.findall(r'"(results/[^"]+)": \{"name"', html))
+
+
+def test_report_without_targets_holds_what_is_built(tiny_run):
+    # Before the sweeps are built: the default target's other tables and figures are missing.
+    result = snakemake(
+        tiny_run, "--report", "partial.html", "--configfile", str(REPO / "config/tiny.yaml")
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    held = report_paths((tiny_run / "partial.html").read_text())
+    assert TARGET in held
+    missing = [p for p in ("results/fpa/adult.csv", "results/pia/adult.png") if p not in held]
+    assert missing and not any((tiny_run / path).exists() for path in missing)
+    assert "not built yet: " in result.stderr and "results/fpa/adult.csv" in result.stderr
+
+
+def test_report_of_nothing_built_says_what_to_build(tmp_path):
+    result = snakemake(
+        tmp_path, "--report", "report.html", "--configfile", str(REPO / "config/tiny.yaml")
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "nothing to report yet" in output
+    assert f"snakemake --report results/report.html {TARGET}" in output
+    assert not (tmp_path / "report.html").exists()
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +260,8 @@ def test_pia_stages_write_exact_subsets_and_enough_samples(tiny_pia):
     assert len(table) == 100 and (table["sex"] == "Female").sum() == 30
     assert yaml.safe_load((subset / "subset.json").read_text())["true_ratio"] == 0.3
     model = tiny_pia / "results/generators/adult/ctgan/ratio~0.3/seed~0/model"
-    assert {"config.json", "model.pt"} <= {p.name for p in model.iterdir()}
+    saved = {p.name for p in model.iterdir() if not p.name.startswith(".snakemake")}
+    assert saved == {"config.json", "network.safetensors", "transformer.safetensors"}  # no pickle
     for generator in ("tabddpm", "ctgan", "tvae"):
         samples = tiny_pia / f"results/samples/adult/{generator}/ratio~0.7/seed~0/samples.parquet"
         assert len(pd.read_parquet(samples)) == 50 * 4  # largest query count x repeats
@@ -312,3 +343,123 @@ def test_report_holds_the_figures_and_tables(tiny_all):
     assert html.count("iVBORw0KGgo") >= 2  # both figures embedded (base64 of the PNG header)
     for caption in ("Fairness poisoning on adult", "Property inference on adult"):
         assert caption in html
+
+
+# -- summaries over seeds and the claims report (after every test above: these change seeds) --
+CLAIM_TARGETS = (
+    "results/claims/adult.csv",
+    "results/fpa/adult_summary.csv",
+    "results/pia/adult_summary.csv",
+)
+FPA_CLAIMS = {
+    "fpa_raises_dp_gap",
+    "greedy_accuracy_loss_small",
+    "greedy_cheaper_than_label_flip",
+    "greedy_keeps_mi_xy",
+}
+PIA_CLAIMS = {"pia_within_hoeffding", "diffusion_leaks_more"}
+VERDICTS = {"holds", "fails", "inconclusive"}
+
+
+def run(workdir, *args):
+    result = snakemake(workdir, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def claims_run(tiny_all):
+    """The claims and summaries of the tiny default targets (two FPA seeds, one PIA seed)."""
+    build_tiny(tiny_all, *CLAIM_TARGETS)
+    return tiny_all
+
+
+def test_claims_report_two_fpa_seeds_and_one_pia_seed(claims_run):
+    claims = pd.read_csv(claims_run / "results/claims/adult.csv")
+    assert list(claims.columns) == CLAIM_COLUMNS
+    assert set(claims["claim"]) == FPA_CLAIMS | PIA_CLAIMS
+    assert set(claims["verdict"]) <= VERDICTS and (claims["dataset"] == "adult").all()
+    fpa = claims[claims["claim"].isin(FPA_CLAIMS)]
+    assert (fpa["n_seeds"] == 2).all()
+    t_tested = fpa[fpa["claim"] != "greedy_keeps_mi_xy"]
+    assert t_tested[["ci_low", "ci_high", "p_value"]].notna().all().all()
+    pia = claims[claims["claim"].isin(PIA_CLAIMS)]
+    assert (pia["n_seeds"] == 1).all() and (pia["verdict"] == "inconclusive").all()
+    leaks = pia[pia["claim"] == "diffusion_leaks_more"]
+    pairs = set(zip(leaks["generator"], leaks["baseline"], strict=True))
+    assert pairs == {("tabddpm", "ctgan"), ("tabddpm", "tvae")}
+
+
+def test_summaries_over_seeds(claims_run):
+    fpa = pd.read_csv(claims_run / "results/fpa/adult_summary.csv")
+    assert (fpa["n_seeds"] == 2).all() and len(fpa) == 3 * 2  # (none, 2 attacks) x classifiers
+    assert fpa[["fairness_loss_ci_low", "accuracy_loss_ci_high"]].notna().all().all()
+    table = pd.read_csv(claims_run / "results/fpa/adult.csv")
+    means = table.groupby(["attack", "alpha", "classifier"])["fairness_loss"].mean()
+    summary = fpa.set_index(["attack", "alpha", "classifier"])["fairness_loss_mean"]
+    pd.testing.assert_series_equal(summary.sort_index(), means.sort_index(), check_names=False)
+    pia = pd.read_csv(claims_run / "results/pia/adult_summary.csv")
+    assert (pia["n_seeds"] == 1).all() and pia["abs_error_ci_low"].isna().all()
+    assert pia["within_bound_rate"].between(0, 1).all()
+
+
+def test_one_seed_gives_inconclusive_claims(claims_run):
+    (claims_run / "one.yaml").write_text(yaml.safe_dump({"run": {"seeds": [0]}}))
+    output = run(
+        claims_run,
+        *CLAIM_TARGETS,
+        "--cores",
+        "2",
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+        "one.yaml",
+    )
+    # The seed-0 jobs exist: only the tables that gather them are rebuilt.
+    assert set(job_counts(output)) <= {"fpa", "fpa_summary", "claims"}
+    claims = pd.read_csv(claims_run / "results/claims/adult.csv")
+    assert (claims["n_seeds"] == 1).all() and (claims["verdict"] == "inconclusive").all()
+    # The FPA intervals are over seeds: none with one. (The PIA claims pool repeats, or pair
+    # seeds and ratios, so they keep an interval; their verdicts still wait for two seeds.)
+    over_seeds = claims["claim"].isin(FPA_CLAIMS - {"greedy_keeps_mi_xy"})
+    assert claims.loc[over_seeds, "ci_low"].isna().all()
+
+
+def test_a_new_seed_reruns_only_its_jobs_and_the_aggregations(claims_run):
+    (claims_run / "three.yaml").write_text(yaml.safe_dump({"run": {"seeds": [0, 1, 2]}}))
+    output = run(
+        claims_run,
+        *CLAIM_TARGETS,
+        "--dry-run",
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+        "three.yaml",
+    )
+    # Seed 2: MINE, three subsets (none, label_flip and mi_greedy at alpha 0.5), their shared
+    # models and samples, two classifiers each; then the tables that gather the seeds.
+    assert job_counts(output) == {
+        "train_mine": 1,
+        "select_subset": 3,
+        "train_generator": 3,
+        "sample_generator": 3,
+        "train_classifier": 6,
+        "evaluate_fairness": 6,
+        "fpa": 1,
+        "fpa_summary": 1,
+        "claims": 1,
+    }
+
+
+def test_paper_config_schedules_five_fpa_and_three_pia_seeds(tmp_path):
+    output = run(
+        tmp_path,
+        "results/claims/adult.csv",
+        "--dry-run",
+        "--configfile",
+        str(REPO / "config/paper.yaml"),
+    )
+    counts = job_counts(output)
+    assert counts["train_mine"] == 5
+    # 5 seeds x 11 FPA subsets of tabddpm, plus 3 seeds x 5 ratios x 3 families
+    assert counts["train_generator"] == 5 * 11 + 3 * 5 * 3
+    assert counts["estimate_property"] == 3 * 5 * 3
+    assert counts["claims"] == 1

@@ -13,8 +13,10 @@ Settings are symmetric between the tracks: a tabular dataset's are under ``fpa``
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 from diffshare.errors import ConfigError
@@ -31,6 +33,32 @@ def canonical(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [canonical(item) for item in value]
     return value
+
+
+#: The wildcard pattern of a swept number in a path (``alpha~0.25``, ``ratio~0``): digits, with
+#: one decimal point between digits; :func:`sweep_value` writes every swept number this way.
+SWEEP_VALUE = r"[0-9]+(?:\.[0-9]+)?"
+#: The longest path text of a swept number (0.000...01 of 31 decimals): a path segment stays
+#: short on every filesystem.
+SWEEP_VALUE_MAX_LENGTH = 32
+#: The config keys whose numbers are swept as path segments (``alpha~...``, ``ratio~...``).
+SWEEP_KEYS = ("fpa.alphas", "pia.ratios", "image.fpa.alphas", "image.pia.ratios")
+
+
+def sweep_value(value: float) -> str:
+    """The path text of a swept number (``alpha~<text>``, ``ratio~<text>``): the shortest
+    decimal that reads back as the same float, without an exponent or trailing zeros.
+
+    ``0.1 -> "0.1"``, ``0 -> "0"``, ``1.0 -> "1"``, ``1e-05 -> "0.00001"``,
+    ``0.1234567 -> "0.1234567"``; a number that ``{:g}`` writes exactly gets the same text (so
+    existing results keep their paths). Non-finite numbers come out as ``nan`` or ``inf``, which
+    :func:`diffshare.validation.check_config` rejects.
+    """
+    number = float(value) + 0.0  # -0.0 -> 0.0
+    if not math.isfinite(number):
+        return repr(number)
+    text = format(Decimal(repr(number)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def dataset_config(config: Mapping[str, Any], name: str) -> dict[str, Any]:

@@ -6,16 +6,30 @@ The workflow validates the config against ``workflow/schemas/config.schema.yaml`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from diffshare.config import dataset_config, dataset_kind, image_dataset_config
+from diffshare.config import (
+    SWEEP_KEYS,
+    SWEEP_VALUE,
+    SWEEP_VALUE_MAX_LENGTH,
+    dataset_config,
+    dataset_kind,
+    image_dataset_config,
+    sweep_value,
+)
 from diffshare.data.tabular import DatasetSpec
 from diffshare.errors import ConfigError
 
 
-def check_config(config: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigError` naming the first key whose value refers to nothing valid."""
+def check_config(config: Mapping[str, Any], *, local_torch: bool = True) -> None:
+    """Raise :class:`ConfigError` naming the first key whose value refers to nothing valid.
+
+    ``local_torch``: whether the jobs import the torch this process would (False under
+    ``--software-deployment-method conda`` or a container, whose environments hold their own);
+    only then is a CUDA ``generator.device`` checked against it.
+    """
     for name, entry in (config.get("datasets") or {}).items():
         DatasetSpec.from_config(name, entry)  # structure only; files are read by `prepare`
     both = sorted(set(config.get("datasets") or {}) & set(config.get("image_datasets") or {}))
@@ -29,8 +43,47 @@ def check_config(config: Mapping[str, Any]) -> None:
             dataset_kind(config, name)
         except ConfigError as error:
             raise ConfigError(f"config key 'run.datasets[{index}]': {error}") from None
+    for key in SWEEP_KEYS:
+        check_sweep(key, lookup(config, key))
     check_pia(config)
     check_image(config)
+    check_classifier_arguments(config)
+    check_ctgan_arguments(config)
+    if local_torch:
+        check_device(config)
+
+
+def lookup(config: Mapping[str, Any], key: str) -> Any:
+    """The value of the dotted ``key`` (``image.fpa.alphas``); None where a part is missing."""
+    value: Any = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def check_sweep(key: str, values: list[float] | None) -> None:
+    """Every number of the sweep ``key`` must have a path text (:func:`sweep_value`) that reads
+    back as the same number and fits the paths' wildcard; no two may share a path."""
+    seen: dict[str, float] = {}
+    for index, value in enumerate(values or []):
+        text = sweep_value(value)
+        where = f"config key '{key}[{index}]'"
+        if not re.fullmatch(SWEEP_VALUE, text) or float(text) != value:
+            raise ConfigError(
+                f"{where}: {value!r} cannot be a path segment (its text {text!r} is not a "
+                "plain decimal number); use a finite number"
+            )
+        if len(text) > SWEEP_VALUE_MAX_LENGTH:
+            raise ConfigError(
+                f"{where}: {value!r} needs {len(text)} characters as a path segment "
+                f"({text!r}); use at most {SWEEP_VALUE_MAX_LENGTH}, e.g. a rounder number"
+            )
+        if text in seen:
+            raise ConfigError(
+                f"{where}: {value!r} is the same sweep value as {seen[text]!r} (both are "
+                f"{text!r} in paths); list it once"
+            )
+        seen[text] = value
 
 
 def check_pia(config: Mapping[str, Any]) -> None:
@@ -114,3 +167,92 @@ def check_image(config: Mapping[str, Any]) -> None:
             "config key 'image.pia.discriminator.classifier' is 'clip_logreg', which needs CLIP "
             "weights: set image.features.clip, or choose 'cnn' or 'auto'"
         )
+
+
+def check_device(config: Mapping[str, Any]) -> None:
+    """``generator.device`` ``cuda`` or ``cuda:N`` needs a torch built with CUDA. Only a CUDA
+    device imports torch (seconds). Whether a GPU is visible is left to the jobs: on a cluster
+    they run on other machines than the one that loads the workflow."""
+    device = str((config.get("generator") or {}).get("device", "auto"))
+    if device in ("auto", "cpu"):
+        return
+    try:
+        import torch
+    except ImportError:  # the jobs' environment is not this one
+        return
+    if not torch.backends.cuda.is_built():
+        raise ConfigError(
+            f"config key 'generator.device' is {device!r}, but torch {torch.__version__} here is "
+            "built without CUDA; set it to 'auto' or 'cpu', or install a CUDA build of torch"
+        )
+
+
+def classifier_arguments(name: str) -> tuple[str, list[str]]:
+    """The final estimator of receiver ``name`` (as ``make_classifier`` builds it) and the
+    keyword arguments ``downstream.params.<name>`` may set: its ``get_params()`` but those the
+    pipeline sets itself (the seed, hgb's categorical handling)."""
+    from diffshare.data.schema import TableSchema
+    from diffshare.receivers.tabular import make_classifier
+
+    roles = {"numeric": ["x"], "categorical": [], "label": "y", "positive": "1"}
+    schema = TableSchema(**roles, sensitive="x", privileged="1")
+    estimator = make_classifier(name, schema).steps[-1][1]
+    allowed = []
+    for argument, value in estimator.get_params(deep=False).items():
+        try:
+            make_classifier(name, schema, params={argument: value})
+        except ConfigError:  # "got multiple values": make_classifier sets it
+            continue
+        allowed.append(argument)
+    return type(estimator).__name__, sorted(allowed)
+
+
+def check_classifier_arguments(config: Mapping[str, Any]) -> None:
+    """Every argument of ``downstream.params.<classifier>`` is one its estimator takes."""
+    params = (config.get("downstream") or {}).get("params") or {}
+    for name, arguments in params.items():
+        estimator, allowed = classifier_arguments(name)
+        check_arguments(f"downstream.params.{name}", estimator, arguments, allowed)
+
+
+#: Arguments of both ctgan.CTGAN and ctgan.TVAE that the schema describes (a test checks them
+#: against the constructors): a config that sets only these needs no import of ctgan (seconds).
+CTGAN_DESCRIBED = ("batch_size", "epochs")
+
+
+def check_ctgan_arguments(config: Mapping[str, Any]) -> None:
+    """Every argument of ``generator.ctgan`` and ``generator.tvae`` is one of the constructor
+    of ctgan.CTGAN or ctgan.TVAE."""
+    generator = config.get("generator") or {}
+    for family in ("ctgan", "tvae"):
+        arguments = generator.get(family) or {}
+        if set(arguments) <= set(CTGAN_DESCRIBED):
+            continue
+        try:
+            allowed = ctgan_arguments(family)
+        except ImportError:  # the jobs' environment is not this one: they check
+            continue
+        check_arguments(f"generator.{family}", f"ctgan.{family.upper()}", arguments, allowed)
+
+
+def ctgan_arguments(family: str) -> list[str]:
+    """The keyword arguments of the ctgan package's constructor of ``family``."""
+    import inspect
+
+    import ctgan
+
+    constructor = getattr(ctgan, family.upper())
+    return sorted(p for p in inspect.signature(constructor).parameters if p != "self")
+
+
+def check_arguments(
+    key: str, receiver: str, arguments: Mapping[str, Any], allowed: list[str]
+) -> None:
+    """:class:`ConfigError` naming ``key``, the first of ``arguments`` not ``allowed`` and the
+    allowed ones."""
+    for argument in arguments:
+        if argument not in allowed:
+            raise ConfigError(
+                f"config key '{key}': {receiver} takes no argument {argument!r} from the config "
+                f"(set to {arguments[argument]!r}); allowed: {', '.join(allowed)}"
+            )

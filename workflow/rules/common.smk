@@ -4,23 +4,29 @@
 # (`datasets` or `image_datasets`) says which track it is on. Rules that differ only by track are
 # written once, with input functions here that pick the track's files.
 import os
+import sys
 
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from diffshare.config import (
+    SWEEP_VALUE,
     canonical,
     dataset_config,
     dataset_kind,
     image_dataset_config,
     image_pia_prompts,
     pia_property,
+    sweep_value,
     track_section,
 )
 from diffshare.generators import IMAGE_GENERATORS, TABLE_GENERATORS
 from diffshare.validation import check_config
 
 validate(config, schema="../schemas/config.schema.yaml")
-check_config(config)
+# Under --software-deployment-method conda (or apptainer) the jobs import their own torch.
+check_config(config, local_torch=not workflow.deployment_settings.deployment_method)
 
 ROOT = workflow.basedir
 # The environment of every job under --software-deployment-method conda (envs/, CPU or CUDA).
@@ -86,7 +92,10 @@ def dataset_params(wildcards):
 
 def raw_files(wildcards):
     """The raw files of a dataset, so that replacing one reruns its preparation (an image
-    dataset read from a folder has none)."""
+    dataset read from a folder has none). A catalogue path relative to the workflow's root is
+    given relative to the working directory, so that a checkout moved or copied with its
+    results/ keeps the same inputs and reruns nothing; an absolute path stays as it is. (The
+    scripts resolve the catalogue's paths at run time, from their own location.)"""
     entry = dataset_entry(wildcards)
     if kind(wildcards) == "image":
         files = (
@@ -94,8 +103,14 @@ def raw_files(wildcards):
         )
     else:
         files = entry["files"].values()
-    # join keeps absolute paths as they are
-    return [os.path.join(ROOT, item["path"]) for item in files]
+    return [
+        (
+            item["path"]
+            if os.path.isabs(item["path"])
+            else os.path.relpath(os.path.join(ROOT, item["path"]))
+        )
+        for item in files
+    ]
 
 
 # -- generators ----------------------------------------------------------------------------------
@@ -253,11 +268,14 @@ def selection_params(wildcards):
 
 
 def fpa_subsets(dataset):
-    """Subset path segments of the sweep: the random reference, then each attack and alpha."""
+    """Subset path segments of the sweep: the random reference, then each attack and alpha
+    (written by sweep_value, which check_config made sure reads back exactly)."""
     fpa = track_section(config, dataset, "fpa")
-    subsets = ["attack~none/alpha~0"]
+    subsets = [f"attack~none/alpha~{sweep_value(0)}"]
     for attack in fpa["attacks"]:
-        subsets += [f"attack~{attack}/alpha~{alpha:g}" for alpha in fpa["alphas"]]
+        subsets += [
+            f"attack~{attack}/alpha~{sweep_value(alpha)}" for alpha in fpa["alphas"]
+        ]
     return subsets
 
 
@@ -343,7 +361,8 @@ def estimate_params(wildcards):
     query counts and repeats, and the discriminator {classifier, params, holdout}. A table's
     discriminator is a downstream classifier with its downstream.params; an image's is the CNN or
     logistic regression on CLIP features (image.pia.discriminator; `auto` picks the latter when
-    image.features.clip names weights, which zero_shot also reads with the dataset's prompts)."""
+    image.features.clip names weights, which zero_shot also reads with the dataset's prompts).
+    """
     pia = pia_settings(wildcards)
     settings = {key: pia[key] for key in ("attacks", "queries", "repeats")}
     settings["property"] = pia_property(config, wildcards.dataset)
@@ -374,7 +393,7 @@ def pia_estimates(wildcards):
         "results/pia/estimates/{dataset}/{generator}/ratio~{ratio}/seed~{seed}/estimates.parquet",
         dataset=wildcards.dataset,
         generator=pia["generators"],
-        ratio=[f"{ratio:g}" for ratio in pia["ratios"]],
+        ratio=[sweep_value(ratio) for ratio in pia["ratios"]],
         seed=pia_seeds(wildcards.dataset),
     )
 
@@ -388,28 +407,101 @@ def pia_reference(wildcards):
 
 
 def default_targets():
-    """Every table and figure of every dataset in run.datasets: for tables all of them (PIA
-    where a property is set); for images FPA where a sensitive attribute is set, and PIA.
+    """Every table and figure of every dataset in run.datasets: baseline and utility for tables;
+    FPA (with its summary) where the dataset has a sweep (images: a sensitive attribute), PIA
+    (with its summary) where it has a property, and the claims report of every dataset.
     """
     datasets = config["run"]["datasets"]
     tabular = [d for d in datasets if dataset_kind(config, d) == "tabular"]
-    images = [d for d in datasets if dataset_kind(config, d) == "image"]
-    fpa_images = [
-        d
-        for d in images
-        if image_dataset_config(config, d).get("sensitive") is not None
-    ]
     targets = expand(
         ["results/baseline/{dataset}.csv", "results/utility/{dataset}.csv"],
         dataset=tabular,
     )
-    targets += expand(
-        ["results/fpa/{dataset}.csv", "results/fpa/{dataset}.png"],
-        dataset=tabular + fpa_images,
+    for stage, wanted in (("fpa", has_fpa), ("pia", has_pia)):
+        targets += expand(
+            [
+                "results/{stage}/{dataset}.csv",
+                "results/{stage}/{dataset}.png",
+                "results/{stage}/{dataset}_summary.csv",
+            ],
+            stage=stage,
+            dataset=[d for d in datasets if wanted(d)],
+        )
+    return targets + expand("results/claims/{dataset}.csv", dataset=datasets)
+
+
+def report_only():
+    """Whether this command only writes a report (`--report` or `--reporter`, without
+    `--report-after-run`): Snakemake then builds the report from the DAG of the targets without
+    running anything, and stops at the first report file that is missing. (Snakemake tells a
+    Snakefile nothing of the report, hence its command line.)"""
+    args = sys.argv[1:]
+    reporting = any(
+        arg in ("--report", "--reporter")
+        or arg.startswith(("--report=", "--reporter="))
+        for arg in args
     )
-    return targets + expand(
-        ["results/pia/{dataset}.csv", "results/pia/{dataset}.png"],
-        dataset=[
-            d for d in datasets if d in track_section(config, d, "pia")["properties"]
-        ],
-    )
+    return reporting and "--report-after-run" not in args
+
+
+def all_targets(wildcards):
+    """The default target's inputs: every table and figure (default_targets), then
+    results/benchmarks.csv. For a report without named targets, the tables and figures built
+    so far, naming those left out; none built stops the report saying what to build or name.
+    """
+    targets = default_targets()
+    if not report_only():
+        return targets + ["results/benchmarks.csv"]
+    built = [target for target in targets if os.path.exists(target)]
+    if not built:
+        first = targets[0] if targets else "<target>"
+        raise WorkflowError(
+            "nothing to report yet: none of the default targets of this config exists "
+            f"({', '.join(targets)}); build them first (snakemake --cores 8), or build some "
+            f"and name them, e.g. snakemake --cores 8 {first} then snakemake --report "
+            f"results/report.html {first}"
+        )
+    missing = [target for target in targets if target not in built]
+    if missing:
+        logger.warning(
+            "the report holds the default targets built so far; not built yet: "
+            + ", ".join(missing)
+        )
+    return built
+
+
+# -- claims --------------------------------------------------------------------------------------
+
+
+def has_fpa(dataset):
+    """Whether the dataset has a fairness poisoning sweep (images need a sensitive attribute)."""
+    if dataset_kind(config, dataset) == "image":
+        return image_dataset_config(config, dataset).get("sensitive") is not None
+    return True
+
+
+def has_pia(dataset):
+    """Whether the dataset has a property to infer."""
+    return dataset in track_section(config, dataset, "pia")["properties"]
+
+
+def claims_inputs(wildcards):
+    """The tables a dataset's claims are tested on: its FPA table and selection records, and
+    its PIA table, where it has them."""
+    dataset = wildcards.dataset
+    inputs = {}
+    if has_fpa(dataset):
+        inputs.update(
+            fpa=f"results/fpa/{dataset}.csv", selections=fpa_selections(wildcards)
+        )
+    if has_pia(dataset):
+        inputs["pia"] = f"results/pia/{dataset}.csv"
+    if not inputs:
+        raise ValueError(
+            f"dataset {dataset!r} has neither a fairness sweep nor a property"
+        )
+    return inputs
+
+
+def claims_delta(wildcards):
+    return pia_settings(wildcards)["delta"]

@@ -18,7 +18,6 @@ rule prepare:
         CONDA_ENV
     params:
         entry=dataset_params,
-        root=ROOT,
     script:
         "../scripts/prepare.py"
 
@@ -39,7 +38,6 @@ rule prepare_images:
         CONDA_ENV
     params:
         entry=dataset_params,
-        root=ROOT,
     script:
         "../scripts/prepare_images.py"
 

@@ -14,6 +14,7 @@ data rows only), stable whatever rows are dropped.
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 from collections.abc import Mapping
@@ -184,6 +185,8 @@ def read_raw(spec: DatasetSpec, role: str) -> pd.DataFrame:
         options["sep"] = spec.sep
     try:
         table = pd.read_csv(io.BytesIO(raw), **options)
+    except pd.errors.EmptyDataError as error:
+        raise DataError(f"data file {data_file.path} is empty: it holds no rows") from error
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise DataError(f"cannot parse {data_file.path}: {error}") from error
     if not spec.header:
@@ -194,8 +197,46 @@ def read_raw(spec: DatasetSpec, role: str) -> pd.DataFrame:
             )
         table.columns = spec.columns
     table = table.apply(lambda col: col.str.strip())
+    _check_fields(table, raw, spec, data_file)
     table.index = pd.RangeIndex(len(table), name=ROW_ID)
     return table
+
+
+def _check_fields(table: pd.DataFrame, raw: bytes, spec: DatasetSpec, data_file: DataFile):
+    """Raise :class:`DataError` naming the file, the line and the columns of the first row that
+    lacks fields (pandas fills them with ``""``, which would pass for a value) or leaves a
+    column the dataset uses empty."""
+    used = {*spec.schema.columns, *(rule["from"] for rule in spec.derive.values())}
+    used = [c for c in table.columns if c in used]
+    suspect = (table[table.columns[-1]] == "") | (table[used] == "").any(axis=1)
+    if not suspect.any():
+        return
+    text = raw.decode(errors="replace").splitlines()[data_file.skip_rows :]
+    if spec.sep == " ":
+        records = [(i, line.split()) for i, line in enumerate(text) if line.strip()]
+    else:
+        reader = csv.reader(text, delimiter=spec.sep, skipinitialspace=True)
+        records = [(reader.line_num - 1, fields) for fields in reader if fields]
+    records = records[1:] if spec.header else records
+    if len(records) != len(table):  # the parsers disagree (unusual quoting): name the row
+        records = [(None, None)] * len(table)
+    for position in np.flatnonzero(suspect.to_numpy()):
+        line, fields = records[position]
+        where = f"{data_file.path}, " + (
+            f"line {data_file.skip_rows + line + 1}" if line is not None else f"row {position}"
+        )
+        if fields is not None and len(fields) < table.shape[1]:
+            missing = ", ".join(repr(c) for c in table.columns[len(fields) :])
+            raise DataError(
+                f"{where}: {len(fields)} fields where {table.shape[1]} are expected; "
+                f"{missing} {'is' if table.shape[1] - len(fields) == 1 else 'are'} missing"
+            )
+        empty = [c for c in used if table[c].iloc[position] == ""]
+        if empty:
+            raise DataError(
+                f'{where}: the {empty[0]!r} field is empty; list "" in the dataset\'s '
+                "missing_values if an empty field means a missing value"
+            )
 
 
 def _recode_and_derive(table: pd.DataFrame, spec: DatasetSpec, where: Path) -> pd.DataFrame:

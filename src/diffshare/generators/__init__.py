@@ -8,7 +8,7 @@ Tables: ``tabddpm``, our diffusion model (:mod:`.tabddpm`), and the non-diffusio
 
 A saved model is a folder whose ``config.json`` names its ``format`` and ``family``.
 :func:`load_generator` reads a folder only as the family its caller expects, so a folder that
-claims another format never reaches that format's loader (the ctgan one unpickles).
+claims another format never reaches that format's loader.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from diffshare.errors import ConfigError, DataError
 from diffshare.generators.formats import (
     CTGAN_FORMAT,
     IMAGE_DIFFUSION_FORMAT,
+    RETIRED_FORMATS,
     SNGAN_FORMAT,
     TABULAR_DIFFUSION_FORMAT,
 )
@@ -151,6 +152,11 @@ def load_generator(folder: str | os.PathLike, name: str, *, device: str = "auto"
     except json.JSONDecodeError as error:
         raise DataError(f"{path} is not valid JSON: {error}") from error
     found = description.get("format") if isinstance(description, dict) else None
+    if isinstance(found, str) and RETIRED_FORMATS.get(found) == expected.format:
+        raise DataError(
+            f"saved model {folder} is a {name} model in the retired format {found!r}, which "
+            f"is never loaded (it was a pickle): retrain it to get format {expected.format!r}"
+        )
     if found != expected.format:
         raise DataError(
             f"saved model {folder} should be a {name} model (format {expected.format!r}), "

@@ -8,16 +8,20 @@ and its ``family``, beside the weights; ``load(folder, device)`` reads it back.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import zipfile
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from safetensors.torch import save_file
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
-from diffshare.errors import DiffshareError
+from diffshare.errors import DataError, DiffshareError
 from diffshare.generators.training import remove_checkpoint
 from diffshare.storage import atomic_path, read_model_config, write_model_config
 
@@ -96,9 +100,65 @@ class BaseGenerator(ABC):
         folder when a file is missing or the format is another."""
         return read_model_config(folder, cls.format, cls.saved_files, cls.what)
 
+    @classmethod
+    @contextlib.contextmanager
+    def _described(cls, folder: Path) -> Iterator[dict[str, Any]]:
+        """Yield the ``config.json`` of ``folder`` (:meth:`_read_config`) to build the model
+        from; a key it lacks or a value the model refuses is :class:`DataError` naming it."""
+        description = cls._read_config(folder)
+        with reading(folder / "config.json", f"does not describe {cls.what}"):
+            yield description
+
 
 def save_weights(module: nn.Module, path: Path) -> None:
     """``module``'s state (weights and buffers) as safetensors at ``path``, atomically."""
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp))
+
+
+#: What libraries raise on a damaged file or a config that does not fit the model: a truncated
+#: safetensors or zip file, JSON that lacks a key or holds a wrong value, weights whose shapes
+#: differ from the model their config describes.
+DAMAGED_FILE_ERRORS = (
+    SafetensorError,
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    KeyError,
+    TypeError,
+    ValueError,
+    RuntimeError,
+)
+
+
+@contextlib.contextmanager
+def reading(path: Path, what: str) -> Iterator[None]:
+    """Turn a library's error on a damaged saved file into :class:`DataError` naming ``path``,
+    ``what`` is wrong with it, and the library's own message."""
+    try:
+        yield
+    except DataError:
+        raise
+    except DAMAGED_FILE_ERRORS as error:
+        detail = f"lacks the key {error.args[0]!r}" if isinstance(error, KeyError) else error
+        raise DataError(f"{path} {what}: {detail}") from error
+
+
+_DAMAGED_WEIGHTS = "is truncated or damaged (not a complete safetensors file)"
+
+
+def check_weights(path: Path) -> None:
+    """:class:`DataError` naming ``path`` unless its safetensors header is whole and covers the
+    file (a truncated copy fails), for loaders that read the file themselves."""
+    with reading(path, _DAMAGED_WEIGHTS), safe_open(str(path), "pt"):
+        pass
+
+
+def load_weights(module: nn.Module, path: Path, device: str | torch.device = "cpu") -> None:
+    """Load the safetensors file ``path`` into ``module``; :class:`DataError` naming the file
+    when it is truncated or damaged, or holds weights of another shape than ``module``'s."""
+    with reading(path, _DAMAGED_WEIGHTS):
+        state = load_file(str(path), device=str(device))
+    with reading(path, "holds weights that do not fit the model config.json describes"):
+        module.load_state_dict(state)

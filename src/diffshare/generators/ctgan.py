@@ -6,11 +6,12 @@
 table, ``sample(n, seed=...)`` returning rows with the training table's columns, dtypes and
 category sets, ``save(folder)`` and ``load(folder)``.
 
-Storage: ``ctgan`` keeps its fitted data transformer (scikit-learn Gaussian mixtures inside
-``rdt`` objects) only as a pickled Python object, so the model is ``model.pt`` written by
-ctgan's own ``save`` (a torch pickle) beside a plain ``config.json``. Loading unpickles that
-file: load only models you trained (:func:`diffshare.generators.load_generator` checks the
-folder's format and family before it lets this class read it).
+Storage, without pickle (:mod:`.ctgan_storage`): the network's state is ``network.safetensors``,
+the fitted data transformer's arrays (Gaussian mixtures, category frequencies)
+``transformer.safetensors``, and the rest of its fitted state JSON in ``config.json``. Loading
+constructs the ``ctgan``, ``rdt`` and scikit-learn objects anew and sets their fitted attributes,
+so a loaded model draws exactly the rows the saved one drew. Folders in the earlier format
+(``model.pt``, ctgan's own pickle) are refused, never read: retrain them.
 
 Checkpoints: CTGAN and TVAE train inside the ``ctgan`` package, whose ``fit`` runs all epochs in
 one call with no resumable loop, so a killed run starts again from the beginning;
@@ -31,11 +32,16 @@ import pandas as pd
 import torch
 
 from diffshare.data.tabular import TableSchema
-from diffshare.errors import ConfigError, DiffshareError
+from diffshare.errors import ConfigError, DataError, DiffshareError
 from diffshare.generators.base import BaseGenerator
+from diffshare.generators.ctgan_storage import (
+    FITTED_FILE,
+    NETWORK_FILE,
+    load_synthesizer,
+    save_synthesizer,
+)
 from diffshare.generators.formats import CTGAN_FORMAT
 from diffshare.generators.training import resolve_device
-from diffshare.storage import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +61,7 @@ class CtganGenerator(BaseGenerator):
     ``batch_size``, ...). The same table, params and seed give the same model on one machine."""
 
     format = CTGAN_FORMAT
-    saved_files = ("model.pt",)
+    saved_files = (NETWORK_FILE, FITTED_FILE)
     what = "a ctgan model"
 
     def __init__(
@@ -151,24 +157,46 @@ class CtganGenerator(BaseGenerator):
         return table
 
     def save(self, folder: str | os.PathLike) -> None:
-        """Write ``config.json`` and ``model.pt`` (ctgan's own pickle) into ``folder``."""
+        """Write ``config.json``, ``network.safetensors`` and ``transformer.safetensors`` into
+        ``folder`` (no pickle; see the module's docstring)."""
         folder = self._folder(folder, "model_")
-        with atomic_path(folder / "model.pt") as tmp:
-            self.model_.save(str(tmp))
+        fitted = save_synthesizer(self.kind, self.model_, folder)
         self._write_config(
             folder,
-            {"kind": self.kind, "params": self.params, "seed": self.seed, "layout": self.layout_},
+            {
+                "kind": self.kind,
+                "params": self.params,
+                "seed": self.seed,
+                "layout": self.layout_,
+                "synthesizer": fitted,
+            },
         )
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> CtganGenerator:
-        """Load a model saved by :meth:`save` (this unpickles ``model.pt``)."""
+        """Load a model saved by :meth:`save`, without unpickling anything. :class:`DataError`
+        naming the folder for one saved in the earlier, pickled format (``model.pt``)."""
         folder = Path(folder)
+        if (folder / "model.pt").is_file() and not (folder / NETWORK_FILE).is_file():
+            raise DataError(
+                f"saved model {folder} holds model.pt, a ctgan pickle of an earlier diffshare, "
+                "which is never loaded: retrain the model"
+            )
         description = cls._read_config(folder)
-        model = cls(
-            description["kind"], description["params"], seed=description["seed"], device=device
-        )
-        model.layout_ = description["layout"]
-        model.model_ = model._class.load(str(folder / "model.pt"))
+        path = folder / "config.json"
+        try:
+            kind, layout = description["kind"], description["layout"]
+            if description.get("family", kind) != kind or kind not in KINDS:
+                raise ValueError(f"family {description.get('family')!r} and kind {kind!r}")
+            if not all(key in layout for key in ("columns", "integer", "categories")):
+                raise ValueError(f"layout {layout!r}")
+            model = cls(kind, description["params"], seed=description["seed"], device=device)
+            model.layout_ = layout
+            model.model_ = model._class(**{"enable_gpu": model._gpu(), **model.params})
+        except KeyError as error:
+            raise DataError(f"{path} lacks the key {error.args[0]!r}") from error
+        except (TypeError, ValueError, AssertionError) as error:
+            raise DataError(f"{path} does not describe a ctgan or tvae model: {error}") from error
+        load_synthesizer(model.kind, model.model_, description.get("synthesizer"), folder)
         model.model_.set_device(torch.device("cuda" if model._gpu() else "cpu"))
         return model

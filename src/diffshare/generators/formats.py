@@ -4,6 +4,10 @@ and ``edm``), told apart by the ``family`` beside it. Free of torch, so the regi
 :mod:`diffshare.generators` imports in an instant."""
 
 TABULAR_DIFFUSION_FORMAT = "diffshare-tabular-diffusion"
-CTGAN_FORMAT = "diffshare-ctgan"
+CTGAN_FORMAT = "diffshare-ctgan-2"
 IMAGE_DIFFUSION_FORMAT = "diffshare-image-diffusion"
 SNGAN_FORMAT = "diffshare-sngan"
+
+#: Formats no longer read, each with the one that replaced it: a folder in one is refused with a
+#: request to retrain. ``diffshare-ctgan`` held ctgan's own pickle (``model.pt``).
+RETIRED_FORMATS = {"diffshare-ctgan": CTGAN_FORMAT}

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import diffusers
 
 from diffshare.errors import ConfigError, DataError
-from diffshare.generators.base import BaseGenerator
+from diffshare.generators.base import BaseGenerator, check_weights, reading
 from diffshare.generators.formats import IMAGE_DIFFUSION_FORMAT
 from diffshare.generators.schedulers import SAMPLERS, make_scheduler
 from diffshare.generators.training import (
@@ -46,6 +46,7 @@ from diffshare.generators.training import (
     TrainingError,
     resolve_device,
 )
+from diffshare.storage import atomic_folder, read_json_object
 from diffshare.tensors import to_tensor
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class ImageDiffusion(BaseGenerator):
     """
 
     format = IMAGE_DIFFUSION_FORMAT
-    saved_files = ("unet/config.json",)
+    saved_files = ("unet/config.json", "unet/diffusion_pytorch_model.safetensors")
     what = "an image diffusion model"
 
     def __init__(
@@ -365,23 +366,34 @@ class ImageDiffusion(BaseGenerator):
         """``unet/`` (diffusers ``save_pretrained``, safetensors; the EMA weights) and
         ``config.json``."""
         folder = self._folder(folder, "unet_")
-        getattr(self, "ema_", self.unet_).save_pretrained(folder / "unet", safe_serialization=True)
+        with atomic_folder(folder / "unet") as unet:
+            getattr(self, "ema_", self.unet_).save_pretrained(unet, safe_serialization=True)
         self._write_config(folder, self._settings())
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> ImageDiffusion:
         """A model saved by :meth:`save` (its EMA weights), on ``device``."""
-        import diffusers  # imported when needed: it takes seconds
-
-        description = cls._read_config(folder)
-        model = cls(
-            ImageDiffusionConfig(**description["config"]),
-            num_classes=description["num_classes"],
-            channels=description["channels"],
-            image_size=description["image_size"],
-            seed=description["seed"],
-            device=device,
-        )
-        unet = diffusers.UNet2DModel.from_pretrained(Path(folder) / "unet")
-        model.unet_ = unet.to(model.device).eval()
+        folder, device = Path(folder), resolve_device(device)  # a bad device is the caller's
+        with cls._described(folder) as description:
+            model = cls(
+                ImageDiffusionConfig(**description["config"]),
+                num_classes=description["num_classes"],
+                channels=description["channels"],
+                image_size=description["image_size"],
+                seed=description["seed"],
+                device="cpu",  # the UNet built here is replaced by the saved one
+            )
+        model.device = device
+        model.unet_ = _load_unet(folder / "unet").to(device).eval()
         return model
+
+
+def _load_unet(folder: Path) -> diffusers.UNet2DModel:
+    """The UNet ``save_pretrained`` wrote in ``folder`` (safetensors only), or DataError."""
+    import diffusers  # imported when needed: it takes seconds
+
+    config, weights = folder / "config.json", folder / "diffusion_pytorch_model.safetensors"
+    read_json_object(config)
+    check_weights(weights)
+    with reading(weights, f"holds weights that do not fit the UNet {config} describes"):
+        return diffusers.UNet2DModel.from_pretrained(folder, use_safetensors=True)

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from diffshare.errors import DataError
-from diffshare.generators.base import BaseGenerator, save_weights
+from diffshare.generators.base import BaseGenerator, load_weights, save_weights
 from diffshare.generators.formats import SNGAN_FORMAT
 from diffshare.generators.training import TrainingCheckpoint, TrainingError, resolve_device
 from diffshare.tensors import to_tensor
@@ -200,12 +200,12 @@ class Sngan(BaseGenerator):
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> Sngan:
         """A GAN saved by :meth:`save` (its generator), on ``device``."""
-        from safetensors.torch import load_file
-
-        description = cls._read_config(folder)
-        model = cls(**description["settings"], device=device)
-        model.channels_ = int(description["channels"])
+        folder, device = Path(folder), resolve_device(device)  # a bad device is the caller's
+        with cls._described(folder) as description:
+            channels = int(description["channels"])
+            model = cls(**description["settings"], device=device)
+        model.channels_ = channels
         model.generator_ = _Generator(model.latent, model.channels_, model.width)
-        model.generator_.load_state_dict(load_file(str(Path(folder) / "generator.safetensors")))
+        load_weights(model.generator_, folder / "generator.safetensors")
         model.generator_.to(model.device).eval()
         return model

@@ -30,11 +30,10 @@ import numpy as np
 import pandas as pd
 import torch
 from diffusers import DDPMScheduler
-from safetensors.torch import load_file
 
 from diffshare.data.tabular import TableSchema
 from diffshare.errors import DataError, DiffshareError
-from diffshare.generators.base import BaseGenerator, save_weights
+from diffshare.generators.base import BaseGenerator, load_weights, reading, save_weights
 from diffshare.generators.formats import TABULAR_DIFFUSION_FORMAT
 from diffshare.generators.tabular_layout import ColumnLayout
 from diffshare.generators.tabular_networks import Denoiser, MultinomialDiffusion
@@ -313,6 +312,10 @@ class TabularDiffusion(BaseGenerator):
                     f"labels must be {n} values of {layout.label_categories}; got {len(labels)} "
                     f"values, unknown: {unknown}"
                 )
+            counts = dict(zip(layout.label_categories, layout.label_counts, strict=True))
+            unseen = sorted({v for v in labels if not counts[v]})
+            if unseen:  # classes the model never learnt
+                raise DiffshareError(f"cannot draw labels of no training row: {unseen}")
             index = {v: i for i, v in enumerate(layout.label_categories)}
             y = torch.tensor([index[v] for v in labels], dtype=torch.long, device=device)
         parts = [
@@ -368,18 +371,18 @@ class TabularDiffusion(BaseGenerator):
     def load(cls, folder: str | os.PathLike, device: str = "auto") -> TabularDiffusion:
         """Load a model saved by :meth:`save`, without unpickling anything."""
         folder = Path(folder)
-        description = cls._read_config(folder)
-        model = cls(
-            TabularDiffusionConfig(**description["config"]), seed=description["seed"], device=device
-        )
-        model.layout_ = ColumnLayout(**description["layout"])
-        with np.load(folder / "transforms.npz", allow_pickle=False) as state:
-            model.quantiles_ = (
-                QuantileNormal.from_state(dict(state)) if model.layout_.numeric else None
-            )
+        with cls._described(folder) as description:
+            config = TabularDiffusionConfig(**description["config"])
+            seed = int(description["seed"])
+            layout = ColumnLayout(**description["layout"])
+        model = cls(config, seed=seed, device=device)
+        model.layout_ = layout
+        with reading(folder / "transforms.npz", "is truncated or damaged"):
+            with np.load(folder / "transforms.npz", allow_pickle=False) as state:
+                model.quantiles_ = (
+                    QuantileNormal.from_state(dict(state)) if layout.numeric else None
+                )
         model._build(model.device)
-        model.denoiser_.load_state_dict(
-            load_file(str(folder / "model.safetensors"), device=str(model.device))
-        )
+        load_weights(model.denoiser_, folder / "model.safetensors", model.device)
         model.denoiser_.eval()
         return model

@@ -1,6 +1,12 @@
 """The column layout of the tabular diffusion model (:mod:`diffshare.generators.tabddpm`):
 which columns it generates, how a prepared table is encoded into its arrays, and how sampled
 arrays are decoded back into a table with the training table's columns, dtypes and categories.
+
+A categorical column is diffused over the categories its training rows hold, as in TabDDPM and
+CTGAN, not over every category the schema declares: a declared category without a training row
+(all-male rows for a property ratio of 0) would otherwise be a state the multinomial noise visits
+and the model must learn never to predict, which a briefly trained model does not (it drew half
+the rows female). Samples still carry the declared category set.
 """
 
 from __future__ import annotations
@@ -29,10 +35,22 @@ class ColumnLayout:
     label_categories: list[str]
     label_counts: list[int]
     columns: list[str] = field(default_factory=list)  # the training table's column order
+    # Per categorical column, the training rows of each declared category (saved models without
+    # it hold every category).
+    category_counts: dict[str, list[int]] = field(default_factory=dict)
+
+    def present(self, column: str) -> np.ndarray:
+        """Indices (into ``categories[column]``) of the categories the model generates: those
+        with a training row."""
+        counts = self.category_counts.get(column)
+        if counts is None:
+            return np.arange(len(self.categories[column]))
+        return np.flatnonzero(np.asarray(counts) > 0)
 
     @property
     def num_classes(self) -> list[int]:
-        return [len(self.categories[c]) for c in self.categorical]
+        """The number of categories the model generates, per categorical column."""
+        return [len(self.present(c)) for c in self.categorical]
 
     @classmethod
     def from_table(cls, table: pd.DataFrame, schema: TableSchema) -> ColumnLayout:
@@ -45,8 +63,10 @@ class ColumnLayout:
                     f"training column {column!r} must be categorical (a prepared table)"
                 )
             categories[column] = [str(c) for c in table[column].cat.categories]
-        label_codes = table[schema.label].cat.codes.to_numpy()
-        counts = np.bincount(label_codes, minlength=len(categories[schema.label]))
+        counts = {
+            column: np.bincount(table[column].cat.codes, minlength=len(categories[column]))
+            for column in categories
+        }
         return cls(
             numeric=list(schema.numeric),
             integer=[pd.api.types.is_integer_dtype(table[c].dtype) for c in schema.numeric],
@@ -54,8 +74,9 @@ class ColumnLayout:
             categories={c: categories[c] for c in schema.categorical},
             label=schema.label,
             label_categories=categories[schema.label],
-            label_counts=[int(c) for c in counts],
+            label_counts=[int(n) for n in counts[schema.label]],
             columns=[c for c in table.columns if c in schema.columns],
+            category_counts={c: [int(n) for n in counts[c]] for c in schema.categorical},
         )
 
     def encode(
@@ -66,11 +87,18 @@ class ColumnLayout:
         codes (long ``(n,)``)."""
         numeric = table[self.numeric].to_numpy(dtype=np.float64)
         x_num = quantiles.transform(numeric) if self.numeric else numeric
-        codes = (
-            np.stack([table[c].cat.codes.to_numpy() for c in self.categorical], axis=1)
-            if self.categorical
-            else np.zeros((len(table), 0), dtype=np.int64)
-        )
+        codes = np.zeros((len(table), len(self.categorical)), dtype=np.int64)
+        for j, column in enumerate(self.categorical):
+            # Declared codes -> positions among the generated categories.
+            position = np.full(len(self.categories[column]), -1)
+            present = self.present(column)
+            position[present] = np.arange(len(present))
+            codes[:, j] = position[table[column].cat.codes.to_numpy()]
+            if (codes[:, j] < 0).any():
+                raise DataError(
+                    f"column {column!r} holds categories without a training row: "
+                    f"{sorted(set(table[column][codes[:, j] < 0].astype(str)))}"
+                )
         y = table[self.label].cat.codes.to_numpy()
         return (
             torch.as_tensor(x_num, dtype=torch.float32, device=device),
@@ -97,7 +125,7 @@ class ColumnLayout:
             )
         for j, column in enumerate(self.categorical):
             data[column] = pd.Categorical.from_codes(
-                codes[:, j], categories=self.categories[column]
+                self.present(column)[codes[:, j]], categories=self.categories[column]
             )
         data[self.label] = pd.Categorical.from_codes(y, categories=self.label_categories)
         table = pd.DataFrame(data)[self.columns]

@@ -86,7 +86,9 @@ class ClipEncoder:
         image_processor = image_processor or transformers.CLIPImageProcessor
         start = time.perf_counter()
         try:
-            model = transformers.CLIPModel.from_pretrained(self.folder, local_files_only=True)
+            model = transformers.CLIPModel.from_pretrained(
+                self.folder, local_files_only=True, use_safetensors=True
+            )
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(
                 self.folder, local_files_only=True
             )

@@ -8,10 +8,21 @@ import pandas as pd
 from diffshare.attacks.pia.bounds import hoeffding_eps
 from diffshare.attacks.pia.estimate import ATTACKS
 from diffshare.errors import DataError
+from diffshare.reporting.summary import summarise
+
+
+def _interval_bars(summary: pd.DataFrame, metric: str) -> np.ndarray | None:
+    """Error bars (2, n) from the t intervals of ``metric`` in a summary; None with one seed."""
+    if (summary["n_seeds"] < 2).any():
+        return None
+    mean = summary[f"{metric}_mean"].to_numpy()
+    low, high = summary[f"{metric}_ci_low"].to_numpy(), summary[f"{metric}_ci_high"].to_numpy()
+    return np.vstack([mean - low, high - mean])
 
 
 def plot_fpa(table: pd.DataFrame, path: str) -> None:
-    """Accuracy loss and fairness loss against alpha, one line per attack and classifier."""
+    """Accuracy loss and fairness loss against alpha, one line per attack and classifier: the
+    mean over seeds, with its 95% t interval as error bars once there are two or more seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,13 +32,20 @@ def plot_fpa(table: pd.DataFrame, path: str) -> None:
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     attacks = table[table["attack"] != "none"]
-    mean = attacks.groupby(["attack", "classifier", "alpha"], as_index=False)[
-        ["accuracy_loss", "fairness_loss"]
-    ].mean()
-    for (attack, classifier), group in mean.groupby(["attack", "classifier"]):
+    summary = summarise(
+        attacks, ["attack", "classifier", "alpha"], ["accuracy_loss", "fairness_loss"]
+    )
+    for (attack, classifier), group in summary.groupby(["attack", "classifier"]):
         style = "-o" if attack == "mi_greedy" else "--s"
         for axis, column in zip(axes, ["accuracy_loss", "fairness_loss"], strict=True):
-            axis.plot(group["alpha"], group[column], style, label=f"{attack}, {classifier}")
+            axis.errorbar(
+                group["alpha"],
+                group[f"{column}_mean"],
+                yerr=_interval_bars(group, column),
+                fmt=style,
+                capsize=3,
+                label=f"{attack}, {classifier}",
+            )
     for axis, title in zip(
         axes, ["Accuracy loss", "Fairness loss (DP difference gain)"], strict=True
     ):
@@ -45,7 +63,8 @@ def plot_fpa(table: pd.DataFrame, path: str) -> None:
 
 def plot_pia(table: pd.DataFrame, path: str) -> None:
     """Estimate against true ratio at the largest query count: one panel per attack, one line
-    per generator (error bars: std over repeats), the identity line and the Hoeffding band."""
+    per generator (the mean over seeds; error bars: its 95% t interval over seeds, or with one
+    seed the std over repeats), the identity line and the Hoeffding band."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,9 +77,10 @@ def plot_pia(table: pd.DataFrame, path: str) -> None:
         raise DataError("the PIA table has no rows to plot")
     n = int(table["n_queries"].max())
     rows = table[table["n_queries"] == n]
-    mean = rows.groupby(["attack", "generator", "true_ratio"], as_index=False)[
-        ["estimate_mean", "estimate_std"]
-    ].mean()
+    keys = ["attack", "generator", "true_ratio"]
+    mean = summarise(rows, keys, ["estimate_mean"]).merge(
+        rows.groupby(keys, as_index=False)["estimate_std"].mean(), on=keys
+    )
     figure, axes = plt.subplots(
         1, len(attacks), figsize=(4.2 * len(attacks), 4), squeeze=False, constrained_layout=True
     )
@@ -74,10 +94,11 @@ def plot_pia(table: pd.DataFrame, path: str) -> None:
         for offset, (generator, group) in enumerate(
             mean[mean["attack"] == attack].groupby("generator")
         ):
+            bars = _interval_bars(group, "estimate_mean")
             axis.errorbar(
                 group["true_ratio"] + 0.006 * (offset - 1),
-                group["estimate_mean"],
-                yerr=group["estimate_std"],
+                group["estimate_mean_mean"],
+                yerr=group["estimate_std"] if bars is None else bars,
                 fmt="-o",
                 markersize=4,
                 capsize=2,
