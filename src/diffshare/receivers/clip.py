@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from diffshare.errors import ConfigError, DataError
-from diffshare.tensors import resolve_device as _device
+from diffshare.tensors import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ClipEncoder:
         self.folder = Path(folder)
         if int(batch_size) < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
-        self.batch_size, self.device = int(batch_size), _device(device)
+        self.batch_size, self.device = int(batch_size), resolve_device(device)
         if not (self.folder / "config.json").is_file():
             state = "has no config.json" if self.folder.is_dir() else "does not exist"
             raise ConfigError(

@@ -18,8 +18,7 @@ import torch
 from torch import nn
 
 from diffshare.errors import DataError, DiffshareError
-from diffshare.tensors import resolve_device as _device
-from diffshare.tensors import to_tensor
+from diffshare.tensors import resolve_device, to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ class CnnClassifier:
     ):
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.balanced = balanced
-        self.seed, self.device = int(seed), _device(device)
+        self.seed, self.device = int(seed), resolve_device(device)
 
     def fit(self, images: np.ndarray, labels: np.ndarray) -> CnnClassifier:
         labels = np.asarray(labels, dtype=np.int64)
