@@ -32,6 +32,8 @@ include: "workflow/rules/receiver.smk"
 include: "workflow/rules/fpa.smk"
 include: "workflow/rules/pia.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/defense_fpa.smk"
+include: "workflow/rules/defense_pia.smk"
 include: "workflow/rules/report.smk"
 
 

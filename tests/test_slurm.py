@@ -8,6 +8,7 @@ answers, the test is skipped.
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,12 +22,12 @@ GPU_RULES = {"train_generator", "sample_generator"}
 
 
 def rules_claiming_a_gpu() -> set[str]:
-    """Rules whose `resources:` claim the GPU (`gpu=GPU`), read from the rule files."""
+    """Rules whose `resources:` claim the GPU (`gpu=gpu_claim`), read from the rule files."""
     claiming = set()
     for path in (REPO / "workflow/rules").glob("*.smk"):
         for block in re.split(r"\n(?=rule |use rule )", path.read_text()):
             name = re.match(r"(?:use )?rule (\w+)", block)
-            if name and re.search(r"^\s+gpu=GPU,", block, re.M):
+            if name and re.search(r"^\s+gpu=gpu_claim,", block, re.M):
                 claiming.add(name.group(1))
     return claiming
 
@@ -40,6 +41,36 @@ def test_every_gpu_rule_has_a_partition_runtime_and_memory():
         settings = profile["set-resources"].get(rule, {})
         assert {"slurm_partition", "runtime", "mem_mb"} <= set(settings), rule
         assert rule in profile["set-threads"], rule
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu"])
+def test_a_local_run_claims_a_gpu_only_where_its_jobs_use_one(tmp_path, device):
+    # Needs no cluster: a dry run prints each job's resources ("cuda" is refused at load where
+    # torch has no CUDA, so it is not run here). Under the default profile's
+    # `gpu: 1` limit, a claim on a machine without a GPU would run the generator jobs one at a
+    # time instead of side by side.
+    gpus = Path("/proc/driver/nvidia/gpus")
+    has_gpu = gpus.is_dir() and any(gpus.iterdir())
+    (tmp_path / "device.yaml").write_text(yaml.safe_dump({"generator": {"device": device}}))
+    result = snakemake(
+        tmp_path,
+        "-n",
+        "results/samples/adult/tabddpm/full/seed~0/samples.parquet",
+        "--cores",
+        "2",
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+        str(tmp_path / "device.yaml"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    claims = {
+        rule: int(gpu)
+        for rule, gpu in re.findall(
+            r"^rule (\w+):\n(?:\s+.*\n)*?\s+resources: .*gpu=(\d+)", result.stdout, re.M
+        )
+    }
+    expected = 1 if device == "auto" and has_gpu else 0
+    assert claims == {"train_generator": expected, "sample_generator": expected}
 
 
 def cluster_is_up() -> bool:

@@ -44,9 +44,30 @@ os.environ.update(
 )
 SEEDS = config["run"]["seeds"]
 CLASSIFIERS = config["downstream"]["classifiers"]
-# Generator jobs claim one GPU (a local profile limit, a SLURM --gpus request) unless the config
-# pins them to the CPU.
-GPU = 0 if config["generator"]["device"] == "cpu" else 1
+
+
+def cuda_visible():
+    """Whether this machine shows an NVIDIA GPU to its processes (without importing torch)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    gpus = "/proc/driver/nvidia/gpus"
+    return os.path.isdir(gpus) and bool(os.listdir(gpus))
+
+
+def gpu_claim(wildcards):
+    """The GPUs a generator job claims: a local profile's limit (one job per card), or a cluster
+    executor's --gpus request. One where the job will use a GPU: generator.device names CUDA,
+    or is auto and either this machine has a GPU or the jobs go to a cluster (whose nodes may
+    have one where the submitting node has none). None on a local run without a GPU, so the
+    CPU-bound generator jobs run side by side on the cores instead of one at a time."""
+    device = config["generator"]["device"]
+    if device == "cpu":
+        return 0
+    if device == "auto" and workflow.local_exec and not cuda_visible():
+        return 0
+    return 1
+
+
 # Wildcard patterns of each track's dataset names, for the rules whose outputs are the track's
 # own files (tables or image sets); "(?!)" matches nothing.
 TABULAR = "|".join(config["datasets"]) or "(?!)"
@@ -350,6 +371,13 @@ def estimate_inputs(wildcards):
     return inputs
 
 
+def generator_threads(wildcards):
+    """Image models are convolutional networks (generator.threads); table models are small
+    networks, fastest one thread per job side by side (generator.table_threads)."""
+    key = "threads" if kind(wildcards) == "image" else "table_threads"
+    return config["generator"][key]
+
+
 def estimate_threads(wildcards):
     """Image discriminators are torch networks (generator.threads); a table's is one
     scikit-learn classifier."""
@@ -505,3 +533,202 @@ def claims_inputs(wildcards):
 
 def claims_delta(wildcards):
     return pia_settings(wildcards)["delta"]
+
+
+# == defense.pia: the sharer's defenses against property inference (workflow/rules/defense_pia.smk)
+# (appended block; its rules, scripts and library live in defense_pia.smk, defense_pia_*.py and
+# diffshare.defenses.pia)
+
+
+def check_defense_pia():
+    """Stop at load, naming the key and value, when defense.pia is not usable."""
+    from diffshare.defenses.pia import check_defense_settings
+
+    check_defense_settings(config["defense"]["pia"])
+
+
+def defense_pia_property(wildcards):
+    """The dataset's private property (the rebalanced table's share is taken of it)."""
+    return canonical(pia_property(config, wildcards.dataset))
+
+
+def defense_pia_generator_settings(wildcards):
+    """A defended model's family settings: those of the undefended PIA sweep's models."""
+    # dp_sgd paths name no generator: only tabddpm is trained privately
+    family = getattr(wildcards, "generator", "tabddpm")
+    if family == "tabddpm":
+        settings = dict(config["generator"]["tabular"])
+        settings["steps"] = config["pia"]["generator_steps"]
+    else:
+        settings = config["generator"][family]
+    return canonical(settings)
+
+
+def defense_pia_private_params(wildcards):
+    """DP-SGD settings (defense.pia.dp_sgd, defense.pia.delta); epsilon comes from the path."""
+    defense = config["defense"]["pia"]
+    return canonical({**defense["dp_sgd"], "target_delta": defense["delta"]})
+
+
+def defense_pia_served(wildcards):
+    """Rows served to the receiver: as many as the undefended PIA sweep draws."""
+    return max(config["pia"]["queries"]) * config["pia"]["repeats"]
+
+
+def defense_pia_sampling_params(wildcards):
+    """Decoy sampling: the property, the rows served, the draw limit, and the sharer's property
+    classifier (used when the samples lack the property column)."""
+    defense = config["defense"]["pia"]
+    classifier = defense["classifier"]
+    return canonical(
+        {
+            "property": pia_property(config, wildcards.dataset),
+            "n": defense_pia_served(wildcards),
+            "max_draw_factor": defense["max_draw_factor"],
+            "classifier": classifier,
+            "params": config["downstream"]["params"][classifier],
+        }
+    )
+
+
+def defense_pia_samples(wildcards):
+    """The rows served to the receiver: the undefended PIA sweep's samples for `none`."""
+    if wildcards.defense == "none":
+        folder = f"results/samples/{wildcards.dataset}/{wildcards.generator}"
+    else:
+        folder = (
+            f"results/defense/pia/samples/{wildcards.dataset}/{wildcards.generator}/"
+            f"{wildcards.defense}/{wildcards.setting}"
+        )
+    return f"{folder}/ratio~{wildcards.ratio}/seed~{wildcards.seed}/samples.parquet"
+
+
+def defense_pia_estimate_inputs(wildcards):
+    """As estimate_inputs, with the defended samples."""
+    subset = f"results/subsets/{wildcards.dataset}/ratio~{wildcards.ratio}/seed~{wildcards.seed}"
+    return {
+        "samples": defense_pia_samples(wildcards),
+        "subset": f"{subset}/subset.json",
+        "auxiliary": f"results/data/{wildcards.dataset}/test.parquet",
+        "schema": f"results/data/{wildcards.dataset}/schema.json",
+    }
+
+
+def defense_pia_utility_inputs(wildcards):
+    """The served rows, the real test split, and the schema of the sharer's table (without the
+    property column when it is hidden)."""
+    subset = f"results/subsets/{wildcards.dataset}/ratio~{wildcards.ratio}/seed~{wildcards.seed}"
+    return {
+        "samples": defense_pia_samples(wildcards),
+        "test": f"results/data/{wildcards.dataset}/test.parquet",
+        "schema": f"{subset}/schema.json",
+        "subset": f"{subset}/subset.json",
+    }
+
+
+def defense_pia_utility_params(wildcards):
+    return canonical(
+        {name: config["downstream"]["params"][name] for name in ("logreg", "hgb")}
+    )
+
+
+def defense_pia_runs(wildcards):
+    """Every run of the defense sweep as [defense, setting, generator, ratio, seed]: the
+    undefended `none` first, then each method at each of its settings (rebalance and
+    decoy_sampling at defense.pia.decoy, dp_sgd at each of defense.pia.epsilons)."""
+    from diffshare.defenses.pia import setting_name
+
+    # A dataset without a property stops the run, named.
+    pia_property(config, wildcards.dataset)
+    defense = config["defense"]["pia"]
+    settings = [("none", "none")]
+    for method in defense["methods"]:
+        values = defense["epsilons"] if method == "dp_sgd" else [defense["decoy"]]
+        settings += [(method, setting_name(method, v, sweep_value)) for v in values]
+    return [
+        [method, setting, generator, sweep_value(ratio), seed]
+        for method, setting in settings
+        for generator in defense["generators"]
+        for ratio in config["pia"]["ratios"]
+        for seed in pia_seeds(wildcards.dataset)
+    ]
+
+
+def defense_pia_tables(wildcards):
+    """Estimates and utility files of every run, in the order of defense_pia_runs."""
+    estimates, utility = [], []
+    for method, setting, generator, ratio, seed in defense_pia_runs(wildcards):
+        run = f"{wildcards.dataset}/{generator}"
+        tail = f"ratio~{ratio}/seed~{seed}"
+        if method == "none":
+            estimates.append(f"results/pia/estimates/{run}/{tail}/estimates.parquet")
+        else:
+            estimates.append(
+                f"results/defense/pia/estimates/{run}/{method}/{setting}/{tail}/estimates.parquet"
+            )
+        utility.append(
+            f"results/defense/pia/utility/{run}/{method}/{setting}/{tail}/utility.json"
+        )
+    return {"estimates": estimates, "utility": utility}
+
+
+# == end of defense.pia block
+
+
+# == defense.audit / defense.mitigations block: the receiver's defense against fairness
+# poisoning (workflow/rules/defense_fpa.smk). Tables only.
+
+
+def tabular_defense(dataset):
+    """Stop the run, naming the dataset, unless it is a table: the audit and the mitigations
+    read the (s, y) columns of a table's samples."""
+    if dataset_kind(config, dataset) != "tabular":
+        raise ValueError(
+            f"the receiver's audit and mitigations run on tables only, not on image dataset "
+            f"{dataset!r}"
+        )
+
+
+def audit_settings(wildcards):
+    """defense.audit without reference_size (the reference rows are audit_reference's output)."""
+    audit = dict(config["defense"]["audit"])
+    audit.pop("reference_size")
+    return canonical(audit)
+
+
+def audit_records(wildcards):
+    """One audit per shared model of the FPA sweep: every subset and seed."""
+    tabular_defense(wildcards.dataset)
+    return expand(
+        "results/audit/{dataset}/{subset}/seed~{seed}/audit.json",
+        dataset=wildcards.dataset,
+        subset=fpa_subsets(wildcards.dataset),
+        seed=SEEDS,
+    )
+
+
+def mitigation_settings(wildcards):
+    """The mitigation's own settings (defense.<mitigation>), {} where it has none."""
+    return canonical(config["defense"].get(wildcards.mitigation, {}))
+
+
+def defense_fpa_unmitigated(wildcards):
+    """The FPA sweep's receivers (fpa.classifiers on every shared model): the `none` rows."""
+    tabular_defense(wildcards.dataset)
+    sources = [f"synthetic/{subset}" for subset in fpa_subsets(wildcards.dataset)]
+    return downstream_metrics(wildcards.dataset, sources, config["fpa"]["classifiers"])
+
+
+def defense_fpa_mitigated(wildcards):
+    """Every mitigation in defense.mitigations of every FPA receiver."""
+    tabular_defense(wildcards.dataset)
+    return expand(
+        "results/defense/fpa/{dataset}/{subset}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}/metrics.json",
+        dataset=wildcards.dataset,
+        subset=fpa_subsets(wildcards.dataset),
+        seed=SEEDS,
+        classifier=config["fpa"]["classifiers"],
+        mitigation=config["defense"]["mitigations"],
+    )
+
+# == end of defense.audit / defense.mitigations block

@@ -16,9 +16,9 @@ rule train_generator:
         "results/benchmarks/train_generator/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
     conda:
         CONDA_ENV
-    threads: config["generator"]["threads"]
+    threads: generator_threads
     resources:
-        gpu=GPU,
+        gpu=gpu_claim,
         runtime=lambda wildcards: generator_resources(wildcards)[0],
         mem_mb=lambda wildcards: generator_resources(wildcards)[1],
     params:
@@ -45,9 +45,9 @@ rule sample_generator:
         dataset=TABULAR,
     conda:
         CONDA_ENV
-    threads: config["generator"]["threads"]
+    threads: config["generator"]["table_threads"]
     resources:
-        gpu=GPU,
+        gpu=gpu_claim,
         runtime=60,
         mem_mb=8000,
     params:
@@ -80,7 +80,7 @@ rule sample_images:
         CONDA_ENV
     threads: config["generator"]["threads"]
     resources:
-        gpu=GPU,
+        gpu=gpu_claim,
         runtime=120,
         mem_mb=16000,
     params:

@@ -112,7 +112,7 @@ def train_and_predict(
         )
     model = make_classifier(name, schema, use_sensitive=use_sensitive, seed=seed, params=params)
     # Same category sets in train and test, so that every pipeline sees one encoding.
-    train = _align_categories(train, test, schema)
+    train = align_categories(train, test, schema)
     start = time.perf_counter()
     model.fit(train, y_train)
     log.info("trained %s on %d rows in %.2f s", name, len(train), time.perf_counter() - start)
@@ -129,7 +129,7 @@ def train_and_predict(
     return predictions
 
 
-def _align_categories(train: pd.DataFrame, test: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
+def align_categories(train: pd.DataFrame, test: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
     train = train.copy()
     for column in schema.categorical:
         if isinstance(test[column].dtype, pd.CategoricalDtype):

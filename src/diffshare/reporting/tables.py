@@ -133,21 +133,30 @@ def fpa_table(
     table = table.merge(
         chosen[keys + ["mi_sy", "mi_xy", "flipped"]], on=keys, how="left", validate="many_to_one"
     )
-    reference = table[table["attack"] == "none"].set_index(["seed", "classifier"])
-    if reference.index.has_duplicates:
-        raise DataError("more than one 'none' row per seed and classifier")
-    index = pd.MultiIndex.from_frame(table[["seed", "classifier"]])
-    missing = ~index.isin(reference.index)
-    if missing.any():
-        raise DataError(f"no 'none' reference for {sorted(set(index[missing]))}")
-    table["accuracy_loss"] = reference["accuracy"].reindex(index).to_numpy() - table["accuracy"]
-    table["fairness_loss"] = (
-        table["dp_difference"] - reference["dp_difference"].reindex(index).to_numpy()
-    )
+    table = add_losses(table, table[table["attack"] == "none"], "'none' row")
     table = table[FPA_COLUMNS + [c for c in table.columns if c not in FPA_COLUMNS]]
     return table.sort_values(["attack", "classifier", "seed", "alpha"], kind="stable").reset_index(
         drop=True
     )
+
+
+def add_losses(table: pd.DataFrame, reference: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``table`` with ``accuracy_loss`` (the reference's accuracy minus the row's) and
+    ``fairness_loss`` (the row's dp_difference minus the reference's), each row against the row
+    of ``reference`` (the receiver on the unpoisoned model) with its seed and classifier.
+    ``what`` names a reference row in errors: none for a seed and classifier, or two."""
+    reference = reference.set_index(["seed", "classifier"])
+    if reference.index.has_duplicates:
+        raise DataError(f"more than one {what} per seed and classifier")
+    index = pd.MultiIndex.from_frame(table[["seed", "classifier"]])
+    missing = ~index.isin(reference.index)
+    if missing.any():
+        raise DataError(f"no {what} for {sorted(set(index[missing]))}")
+    table["accuracy_loss"] = reference["accuracy"].reindex(index).to_numpy() - table["accuracy"]
+    table["fairness_loss"] = (
+        table["dp_difference"] - reference["dp_difference"].reindex(index).to_numpy()
+    )
+    return table
 
 
 #: Leading columns of results/pia/{dataset}.csv, in order.

@@ -1,0 +1,87 @@
+"""The real snakemake command on the tiny config: the sharer's defenses against property
+inference, results/defense/pia/adult.csv and its leakage table and figure."""
+
+import math
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, snakemake
+from diffshare.defenses.pia import DEFENSE_COLUMNS, LEAKAGE_COLUMNS
+from diffshare.storage import read_json
+
+pytestmark = pytest.mark.workflow
+TABLE = "results/defense/pia/adult.csv"
+LEAKAGE = "results/defense/pia/adult_leakage.csv"
+FIGURE = "results/defense/pia/adult.png"
+
+
+@pytest.fixture(scope="module")
+def defended(tmp_path_factory):
+    """The tiny sweep (ratios 0.3 and 0.7, one seed, 4 x 50 served rows) with one epsilon."""
+    workdir = tmp_path_factory.mktemp("defense_pia")
+    extra = workdir / "defense.yaml"
+    # One thread per job: tiny networks, and two jobs at once on two cores.
+    settings = {"defense": {"pia": {"epsilons": [10]}}, "generator": {"threads": 1}}
+    extra.write_text(yaml.safe_dump(settings))
+    result = snakemake(
+        workdir,
+        TABLE,
+        FIGURE,
+        "--cores",
+        "2",
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+        str(extra),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir
+
+
+def test_table_has_every_defense_ratio_and_query_count(defended):
+    table = pd.read_csv(defended / TABLE)
+    assert list(table.columns) == DEFENSE_COLUMNS
+    runs = table.groupby(["defense", "setting"]).size().to_dict()
+    # 3 attacks x 2 ratios x 2 query counts x 1 seed per defense and setting
+    assert runs == {
+        ("none", "none"): 12,
+        ("rebalance", "decoy~0.5"): 12,
+        ("decoy_sampling", "decoy~0.5"): 12,
+        ("dp_sgd", "epsilon~10"): 12,
+    }
+    assert table[DEFENSE_COLUMNS[7:]].notna().all().all()
+    assert (
+        table.loc[table["defense"] == "none", ["accuracy_gap_logreg", "accuracy_gap_hgb"]]
+        .eq(0)
+        .all()
+        .all()
+    )
+
+
+def test_decoy_sampling_serves_exactly_the_decoy_share(defended):
+    # 4 disjoint batches of 50 cover the 200 served rows, whose property share is exactly 0.5.
+    table = pd.read_csv(defended / TABLE)
+    rows = table[
+        (table["defense"] == "decoy_sampling")
+        & (table["attack"] == "column")
+        & (table["n_queries"] == 50)
+    ]
+    assert rows["estimate_mean"].tolist() == [0.5, 0.5]
+    leakage = pd.read_csv(defended / LEAKAGE)
+    assert list(leakage.columns) == LEAKAGE_COLUMNS
+    row = leakage[(leakage["defense"] == "decoy_sampling") & (leakage["attack"] == "column")]
+    assert row["slope"].abs().max() < 1e-12
+    assert row["slope_ci_low"].isna().all() and (row["n_seeds"] == 1).all()  # one seed
+
+
+def test_rebalanced_tables_and_private_models_record_what_they_did(defended):
+    base = defended / "results/defense/pia"
+    for ratio in ("0.3", "0.7"):
+        run = f"ratio~{ratio}/seed~0"
+        record = read_json(base / f"subsets/adult/rebalance/decoy~0.5/{run}/rebalance.json")
+        assert record["served_ratio"] == 0.5 and record["true_ratio"] == float(ratio)
+        privacy = read_json(base / f"models/adult/tabddpm/dp_sgd/epsilon~10/{run}/privacy.json")
+        assert math.isfinite(privacy["spent_epsilon"]) and privacy["spent_epsilon"] <= 10.0 * 1.01
+        assert privacy["delta"] == 1e-5 and privacy["steps"] >= 1
+    assert (defended / FIGURE).stat().st_size > 10_000

@@ -1,0 +1,137 @@
+# The receiver's defense against fairness poisoning (tables): an audit of every shared model's
+# samples against a small trusted reference of real rows, and fairness mitigations around the
+# receiver's classifiers. Named targets, not in the default run:
+#   results/audit/{dataset}.csv, results/audit/{dataset}_summary.csv,
+#   results/defense/fpa/{dataset}.csv, results/defense/fpa/{dataset}.png
+
+
+rule audit_reference:
+    """The receiver's trusted reference: defense.audit.reference_size rows of the test split."""
+    input:
+        test="results/data/{dataset}/test.parquet",
+    output:
+        reference="results/audit/{dataset}/seed~{seed}/reference.parquet",
+    log:
+        "logs/audit/{dataset}/seed~{seed}/reference.log",
+    wildcard_constraints:
+        dataset=TABULAR,
+    conda:
+        CONDA_ENV
+    params:
+        size=config["defense"]["audit"]["reference_size"],
+    script:
+        "../scripts/audit_reference.py"
+
+
+rule audit_samples:
+    """Audit one shared model's samples: S-Y statistics and the two tests against the reference."""
+    input:
+        samples="results/samples/{dataset}/tabddpm/attack~{attack}/alpha~{alpha}/seed~{seed}/samples.parquet",
+        reference=rules.audit_reference.output.reference,
+        schema="results/data/{dataset}/schema.json",
+    output:
+        record="results/audit/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/audit.json",
+    log:
+        "logs/audit/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/audit_samples/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}.tsv"
+    wildcard_constraints:
+        dataset=TABULAR,
+    conda:
+        CONDA_ENV
+    params:
+        audit=audit_settings,
+    script:
+        "../scripts/audit_samples.py"
+
+
+rule audit:
+    """One row per shared model of the FPA sweep, and the flag rates per attack and alpha."""
+    input:
+        records=audit_records,
+    output:
+        table=report(
+            "results/audit/{dataset}.csv",
+            caption="../report/audit.rst",
+            category="Defense against fairness poisoning",
+        ),
+        summary=report(
+            "results/audit/{dataset}_summary.csv",
+            caption="../report/audit_summary.rst",
+            category="Defense against fairness poisoning",
+        ),
+    log:
+        "logs/audit/{dataset}.log",
+    wildcard_constraints:
+        dataset=TABULAR,
+    conda:
+        CONDA_ENV
+    params:
+        audit=audit_settings,
+    script:
+        "../scripts/audit_table.py"
+
+
+rule mitigate:
+    """One mitigation of one receiver classifier trained on one shared model's samples."""
+    input:
+        train="results/samples/{dataset}/tabddpm/attack~{attack}/alpha~{alpha}/seed~{seed}/samples.parquet",
+        test="results/data/{dataset}/test.parquet",
+        schema="results/data/{dataset}/schema.json",
+    output:
+        predictions="results/defense/fpa/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}/predictions.parquet",
+        metrics="results/defense/fpa/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}/metrics.json",
+    log:
+        "logs/defense/fpa/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}.log",
+    benchmark:
+        "results/benchmarks/mitigate/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}.tsv"
+    wildcard_constraints:
+        dataset=TABULAR,
+        classifier="logreg|hgb|mlp",
+        mitigation="reweighing|exponentiated_gradient|threshold_optimizer",
+    conda:
+        CONDA_ENV
+    params:
+        use_sensitive=config["downstream"]["use_sensitive"],
+        classifier_params=classifier_params,
+        settings=mitigation_settings,
+    script:
+        "../scripts/mitigate.py"
+
+
+rule defense_fpa:
+    """One row per shared model, classifier and mitigation (none included), with losses against
+    the unmitigated receiver on the unpoisoned model."""
+    input:
+        unmitigated=defense_fpa_unmitigated,
+        mitigated=defense_fpa_mitigated,
+    output:
+        report(
+            "results/defense/fpa/{dataset}.csv",
+            caption="../report/defense_fpa.rst",
+            category="Defense against fairness poisoning",
+        ),
+    log:
+        "logs/defense/fpa/{dataset}.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/defense_fpa_table.py"
+
+
+rule plot_defense_fpa:
+    """Fairness loss and accuracy loss against alpha, with and without each mitigation."""
+    input:
+        "results/defense/fpa/{dataset}.csv",
+    output:
+        report(
+            "results/defense/fpa/{dataset}.png",
+            caption="../report/defense_fpa_figure.rst",
+            category="Defense against fairness poisoning",
+        ),
+    log:
+        "logs/defense/fpa/{dataset}_plot.log",
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/defense_fpa_plot.py"

@@ -1,0 +1,40 @@
+from threadpoolctl import threadpool_limits
+
+from diffshare.data.schema import TableSchema
+from diffshare.defenses.audit import audit_samples
+from diffshare.logs import log_to
+from diffshare.storage import read_json, read_parquet, write_json
+
+# One thread per job: OpenMP threads spinning on a busy machine cost more than they gain on
+# these small fits, and the workflow runs many such jobs side by side.
+with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
+    schema = TableSchema.from_dict(read_json(snakemake.input.schema))
+    samples = read_parquet(snakemake.input.samples)
+    reference = read_parquet(snakemake.input.reference)
+    schema.check_table(samples, "samples")
+    schema.check_table(reference, "reference")
+    settings = snakemake.params.audit
+    record = audit_samples(
+        samples[schema.columns],
+        reference[schema.columns],
+        s_samples=schema.groups(samples),
+        y_samples=schema.labels(samples),
+        s_reference=schema.groups(reference),
+        y_reference=schema.labels(reference),
+        level=settings["level"],
+        tests=settings["tests"],
+        n_bootstrap=settings["n_bootstrap"],
+        confidence=settings["confidence"],
+        classifier=settings["classifier"],
+        seed=int(snakemake.wildcards.seed),
+    )
+    wildcards = snakemake.wildcards
+    identity = {
+        "dataset": wildcards.dataset,
+        "attack": wildcards.attack,
+        "alpha": float(wildcards.alpha),
+        "seed": int(wildcards.seed),
+    }
+    record = {**identity, **record}
+    log.info("%s", record)
+    write_json(record, snakemake.output.record)

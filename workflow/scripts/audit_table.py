@@ -1,0 +1,11 @@
+from diffshare.defenses.audit import audit_summary
+from diffshare.defenses.fpa_report import audit_table
+from diffshare.logs import log_to
+from diffshare.storage import read_json, write_csv
+
+with log_to(snakemake.log[0]):
+    table = audit_table(read_json(path) for path in snakemake.input.records)
+    write_csv(table, snakemake.output.table)
+    settings = snakemake.params.audit
+    summary = audit_summary(table, settings["tests"], settings["level"])
+    write_csv(summary, snakemake.output.summary)

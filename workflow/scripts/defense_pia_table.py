@@ -1,0 +1,20 @@
+import pandas as pd
+
+from diffshare.defenses.pia import defense_table, leakage_table
+from diffshare.logs import log_to
+from diffshare.storage import read_json, read_parquet, write_csv
+
+# params.runs lists [defense, setting, generator, ratio, seed] in the order of the inputs; the
+# undefended estimates (results/pia/estimates) carry no defense of their own.
+with log_to(snakemake.log[0]) as log:
+    frames = []
+    for (defense, setting, *_), path in zip(
+        snakemake.params.runs, snakemake.input.estimates, strict=True
+    ):
+        frames.append(read_parquet(path).assign(defense=defense, setting=setting))
+    utility = pd.DataFrame([read_json(path) for path in snakemake.input.utility])
+    table = defense_table(pd.concat(frames, ignore_index=True), utility)
+    leakage = leakage_table(table)
+    log.info("leakage:\n%s", leakage.to_string())
+    write_csv(table, snakemake.output.table)
+    write_csv(leakage, snakemake.output.leakage)
