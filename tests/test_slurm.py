@@ -8,13 +8,13 @@ answers, the test is skipped.
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO, snakemake
+from diffshare.validation import cuda_visible
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
 
@@ -49,8 +49,7 @@ def test_a_local_run_claims_a_gpu_only_where_its_jobs_use_one(tmp_path, device):
     # torch has no CUDA, so it is not run here). Under the default profile's
     # `gpu: 1` limit, a claim on a machine without a GPU would run the generator jobs one at a
     # time instead of side by side.
-    gpus = Path("/proc/driver/nvidia/gpus")
-    has_gpu = gpus.is_dir() and any(gpus.iterdir())
+    has_gpu = cuda_visible()
     (tmp_path / "device.yaml").write_text(yaml.safe_dump({"generator": {"device": device}}))
     result = snakemake(
         tmp_path,

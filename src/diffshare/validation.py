@@ -6,6 +6,7 @@ The workflow validates the config against ``workflow/schemas/config.schema.yaml`
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,17 @@ from diffshare.config import (
 )
 from diffshare.data.tabular import DatasetSpec
 from diffshare.errors import ConfigError
+
+#: Where the NVIDIA driver lists the GPUs it sees.
+NVIDIA_GPUS = "/proc/driver/nvidia/gpus"
+
+
+def cuda_visible() -> bool:
+    """Whether this machine shows an NVIDIA GPU to its processes, without importing torch (the
+    workflow asks when it loads, to decide whether generator jobs claim a GPU)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    return os.path.isdir(NVIDIA_GPUS) and bool(os.listdir(NVIDIA_GPUS))
 
 
 def check_config(config: Mapping[str, Any], *, local_torch: bool = True) -> None:

@@ -22,7 +22,7 @@ from diffshare.config import (
     track_section,
 )
 from diffshare.generators import IMAGE_GENERATORS, TABLE_GENERATORS
-from diffshare.validation import check_config
+from diffshare.validation import check_config, cuda_visible
 
 validate(config, schema="../schemas/config.schema.yaml")
 # Under --software-deployment-method conda (or apptainer) the jobs import their own torch.
@@ -44,14 +44,6 @@ os.environ.update(
 )
 SEEDS = config["run"]["seeds"]
 CLASSIFIERS = config["downstream"]["classifiers"]
-
-
-def cuda_visible():
-    """Whether this machine shows an NVIDIA GPU to its processes (without importing torch)."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False
-    gpus = "/proc/driver/nvidia/gpus"
-    return os.path.isdir(gpus) and bool(os.listdir(gpus))
 
 
 def gpu_claim(wildcards):
