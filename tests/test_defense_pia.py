@@ -12,16 +12,18 @@ from conftest import REPO
 from diffshare.attacks.pia.property import Property
 from diffshare.data.tabular import DatasetSpec, prepare
 from diffshare.defenses.pia import (
-    DEFENSE_COLUMNS,
-    LEAKAGE_COLUMNS,
     check_defense_settings,
     decoy_samples,
-    defense_table,
-    leakage_slope,
-    leakage_table,
     rebalance_rows,
     rebalance_table,
     sharer_property_classifier,
+)
+from diffshare.defenses.pia_report import (
+    DEFENSE_COLUMNS,
+    LEAKAGE_COLUMNS,
+    defense_table,
+    leakage_slope,
+    leakage_table,
 )
 from diffshare.errors import ConfigError, DataError
 from diffshare.generators.dp_training import fit_private

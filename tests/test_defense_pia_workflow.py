@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO, snakemake
-from diffshare.defenses.pia import DEFENSE_COLUMNS, LEAKAGE_COLUMNS
+from diffshare.defenses.pia_report import DEFENSE_COLUMNS, LEAKAGE_COLUMNS
 from diffshare.storage import read_json
 
 pytestmark = pytest.mark.workflow

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from diffshare.defenses.pia import defense_table, leakage_table
+from diffshare.defenses.pia_report import defense_table, leakage_table
 from diffshare.logs import log_to
 from diffshare.storage import read_json, read_parquet, write_csv
 

@@ -17,15 +17,14 @@ A defense is a stage between the sharer's table and the receiver's samples:
 - ``dp_sgd`` (record level): the model trained with differentially private SGD
   (:func:`diffshare.generators.dp_training.fit_private`, Opacus).
 
-:func:`served_utility` measures the label task on the served rows; :func:`defense_table` and
-:func:`leakage_table` summarise the sweep: the attacker's error and the slope of its estimate
-against the true share (1: read perfectly; 0: no information), with intervals over seeds.
+:func:`served_utility` measures the label task on the served rows;
+:mod:`diffshare.defenses.pia_report` summarises the sweep.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -36,7 +35,6 @@ from diffshare.attacks.pia.property import Property
 from diffshare.data.schema import TableSchema
 from diffshare.errors import ConfigError, DataError
 from diffshare.receivers.tabular import make_classifier, train_and_predict
-from diffshare.reporting.summary import t_interval
 
 log = logging.getLogger(__name__)
 
@@ -44,35 +42,6 @@ log = logging.getLogger(__name__)
 DEFENSES = ("rebalance", "decoy_sampling", "dp_sgd")
 #: The undefended reference's defense and setting.
 NONE = "none"
-#: Columns of results/defense/pia/{dataset}.csv.
-DEFENSE_COLUMNS = [
-    "defense",
-    "setting",
-    "generator",
-    "attack",
-    "true_ratio",
-    "n_queries",
-    "seed",
-    "estimate_mean",
-    "abs_error",
-    "accuracy_logreg",
-    "accuracy_hgb",
-    "accuracy_gap_logreg",
-    "accuracy_gap_hgb",
-]
-#: Columns of results/defense/pia/{dataset}_leakage.csv.
-LEAKAGE_COLUMNS = [
-    "defense",
-    "setting",
-    "generator",
-    "attack",
-    "n_queries",
-    "n_seeds",
-    "slope",
-    "slope_ci_low",
-    "slope_ci_high",
-    "accuracy_gap_logreg",
-]
 #: Receivers of the utility columns.
 UTILITY_CLASSIFIERS = ("logreg", "hgb")
 
@@ -294,93 +263,6 @@ def served_utility(
         )
         result[f"accuracy_{name}"] = float((predictions["y_true"] == predictions["y_pred"]).mean())
     return result
-
-
-# -- tables --------------------------------------------------------------------------------------
-def leakage_slope(true_ratio: Sequence[float], estimate: Sequence[float]) -> float:
-    """Least-squares slope of the attacker's estimates against the true shares (one point per
-    ratio): 1 when the estimate follows the share, 0 when it says nothing about it. Raises
-    :class:`DataError` with fewer than two distinct shares or a non-finite value."""
-    x = np.asarray(true_ratio, dtype=np.float64)
-    y = np.asarray(estimate, dtype=np.float64)
-    if x.shape != y.shape or not (np.isfinite(x).all() and np.isfinite(y).all()):
-        raise DataError(f"slope needs finite pairs of equal length, got {x.tolist()}, {y.tolist()}")
-    if np.unique(x).size < 2:
-        raise DataError(f"slope needs at least two distinct true ratios, got {x.tolist()}")
-    centred = x - x.mean()
-    return float((centred * (y - y.mean())).sum() / (centred**2).sum())
-
-
-def defense_table(estimates: pd.DataFrame, utility: pd.DataFrame) -> pd.DataFrame:
-    """One row per defense, setting, generator, attack, true ratio, query count and seed
-    (:data:`DEFENSE_COLUMNS`).
-
-    ``estimates``: per-repeat rows with ``defense, setting, generator, attack, true_ratio,
-    n_queries, seed, estimate``; ``utility``: one row per ``defense, setting, generator,
-    true_ratio, seed`` with ``accuracy_logreg, accuracy_hgb``, including the undefended ``none``
-    rows, against which the gaps (undefended minus defended) are taken."""
-    keys = ["defense", "setting", "generator", "true_ratio", "seed"]
-    needed = [*keys, "attack", "n_queries", "estimate"]
-    missing = [c for c in needed if c not in estimates.columns]
-    missing += [c for c in [*keys, "accuracy_logreg", "accuracy_hgb"] if c not in utility.columns]
-    if missing:
-        raise DataError(f"defense tables lack the columns {missing}")
-    if not np.isfinite(estimates["estimate"]).all():
-        raise DataError("an estimate is not a finite number")
-    frame = estimates.assign(error=(estimates["estimate"] - estimates["true_ratio"]).abs())
-    table = frame.groupby([*keys, "attack", "n_queries"], as_index=False, sort=True).agg(
-        estimate_mean=("estimate", "mean"), abs_error=("error", "mean")
-    )
-    if utility.duplicated(keys).any():
-        raise DataError("more than one utility row per defense, setting, generator, ratio, seed")
-    table = table.merge(utility[[*keys, "accuracy_logreg", "accuracy_hgb"]], on=keys, how="left")
-    if table[["accuracy_logreg", "accuracy_hgb"]].isna().any().any():
-        first = table.loc[table["accuracy_logreg"].isna(), keys].iloc[0].to_dict()
-        raise DataError(f"no utility for {first}")
-    reference = utility[utility["defense"] == NONE][
-        ["generator", "true_ratio", "seed", "accuracy_logreg", "accuracy_hgb"]
-    ]
-    table = table.merge(
-        reference, on=["generator", "true_ratio", "seed"], how="left", suffixes=("", "_none")
-    )
-    for name in UTILITY_CLASSIFIERS:
-        if table[f"accuracy_{name}_none"].isna().any():
-            first = table.loc[table[f"accuracy_{name}_none"].isna(), keys].iloc[0].to_dict()
-            raise DataError(f"no undefended (none) utility to compare {first} with")
-        table[f"accuracy_gap_{name}"] = table[f"accuracy_{name}_none"] - table[f"accuracy_{name}"]
-    order = {name: i for i, name in enumerate([NONE, *DEFENSES])}
-    table = table.sort_values(
-        ["defense", "setting", "generator", "attack", "n_queries", "true_ratio", "seed"],
-        key=lambda c: c.map(order) if c.name == "defense" else c,
-        kind="stable",
-    )
-    return table[DEFENSE_COLUMNS].reset_index(drop=True)
-
-
-def leakage_table(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Per defense, setting, generator, attack and query count of a :func:`defense_table`: the
-    mean over seeds of each seed's :func:`leakage_slope` over the ratios, its t interval
-    (:func:`~diffshare.reporting.summary.t_interval`; empty with one seed), and the mean
-    ``accuracy_gap_logreg`` (:data:`LEAKAGE_COLUMNS`)."""
-    keys = ["defense", "setting", "generator", "attack", "n_queries"]
-    rows = []
-    for group, frame in table.groupby(keys, sort=False):
-        slopes = [
-            leakage_slope(seed_rows["true_ratio"], seed_rows["estimate_mean"])
-            for _, seed_rows in frame.groupby("seed", sort=True)
-        ]
-        mean, _, low, high = t_interval(slopes, level)
-        rows.append(
-            {
-                **dict(zip(keys, group, strict=True)),
-                "n_seeds": len(slopes),
-                "slope": mean,
-                "slope_ci_low": low,
-                "slope_ci_high": high,
-                "accuracy_gap_logreg": float(frame["accuracy_gap_logreg"].mean()),
-            }
-        )
-    return pd.DataFrame(rows, columns=LEAKAGE_COLUMNS)
 
 
 def setting_name(defense: str, value: float | None, sweep_value: Callable[[float], str]) -> str:
