@@ -155,22 +155,27 @@ def subset_files(wildcards):
     }
 
 
-def generator_settings(wildcards):
-    """The settings of the `{generator}` family: `generator.tabular` (with the FPA or PIA step
-    count on their subsets), `generator.ctgan`, `generator.tvae`, `image.diffusion` or
-    `image.sngan`."""
-    family = wildcards.generator
+def family_settings(family, subset):
+    """The settings of a `family` model trained on `subset` (`full`, an FPA `attack~...` subset
+    or a PIA `ratio~...` table): `generator.tabular` (with the FPA or PIA step count on their
+    subsets), `generator.ctgan`, `generator.tvae`, `image.diffusion` or `image.sngan`.
+    """
     if family == "tabddpm":
         settings = dict(config["generator"]["tabular"])
-        if wildcards.subset.startswith("ratio~"):
+        if subset.startswith("ratio~"):
             settings["steps"] = config["pia"]["generator_steps"]
-        elif wildcards.subset != "full":
+        elif subset != "full":
             settings["steps"] = config["fpa"]["generator_steps"]
     elif family in TABLE_GENERATORS:
         settings = config["generator"][family]
     else:
         settings = config["image"]["sngan" if family == "sngan" else "diffusion"]
     return canonical(settings)
+
+
+def generator_settings(wildcards):
+    """The settings of the `{generator}` family on its `{subset}` (family_settings)."""
+    return family_settings(wildcards.generator, wildcards.subset)
 
 
 def generator_resources(wildcards):
@@ -548,12 +553,7 @@ def defense_pia_generator_settings(wildcards):
     """A defended model's family settings: those of the undefended PIA sweep's models."""
     # dp_sgd paths name no generator: only tabddpm is trained privately
     family = getattr(wildcards, "generator", "tabddpm")
-    if family == "tabddpm":
-        settings = dict(config["generator"]["tabular"])
-        settings["steps"] = config["pia"]["generator_steps"]
-    else:
-        settings = config["generator"][family]
-    return canonical(settings)
+    return family_settings(family, f"ratio~{wildcards.ratio}")
 
 
 def defense_pia_private_params(wildcards):
