@@ -24,7 +24,14 @@ import torch
 
 from diffshare.generators.image_diffusion import ImageDiffusion, ImageDiffusionConfig
 
-PAPER = {"base_channels": 64, "channel_mults": [1, 2, 4, 8], "attention_levels": [1]}
+PAPER = {
+    "resolution": None,
+    "beta_schedule": "linear",
+    "prediction_type": "epsilon",
+    "base_channels": 64,
+    "channel_mults": [1, 2, 4, 8],
+    "attention_levels": [1],
+}
 
 
 def model(device: str, fast: bool, batch: int, steps: int) -> ImageDiffusion:

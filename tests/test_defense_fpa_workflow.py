@@ -23,8 +23,9 @@ MODELS = [("label_flip", 0.5), ("mi_greedy", 0.5), ("none", 0.0)]
 
 
 @pytest.fixture(scope="module")
-def defended(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("defense_fpa")
+def defended(shared_tiny):
+    # A copy of the shared tiny tree (tests/conftest.py): seed 0 of the FPA sweep is built there.
+    workdir = shared_tiny("defense_fpa")
     (workdir / "one_seed.yaml").write_text("run: {seeds: [0]}\n")
     result = snakemake(
         workdir,

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, snakemake
+from conftest import REPO, SHARED_SETTINGS, snakemake
 from diffshare.defenses.pia_report import DEFENSE_COLUMNS, LEAKAGE_COLUMNS
 from diffshare.storage import read_json
 
@@ -18,13 +18,14 @@ FIGURE = "results/defense/pia/adult.png"
 
 
 @pytest.fixture(scope="module")
-def defended(tmp_path_factory):
+def defended(shared_tiny):
     """The tiny sweep (ratios 0.3 and 0.7, one seed, 4 x 50 served rows) with one epsilon."""
-    workdir = tmp_path_factory.mktemp("defense_pia")
+    # A copy of the shared tiny tree (tests/conftest.py), built with these settings: one epsilon,
+    # one thread per job (tiny networks, and two jobs at once on two cores): the run below finds
+    # the table and figure up to date.
+    workdir = shared_tiny("defense_pia")
     extra = workdir / "defense.yaml"
-    # One thread per job: tiny networks, and two jobs at once on two cores.
-    settings = {"defense": {"pia": {"epsilons": [10]}}, "generator": {"threads": 1}}
-    extra.write_text(yaml.safe_dump(settings))
+    extra.write_text(yaml.safe_dump(SHARED_SETTINGS))
     result = snakemake(
         workdir,
         TABLE,

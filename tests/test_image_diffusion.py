@@ -78,3 +78,30 @@ def test_bad_settings_and_inputs_are_named(data):
         tiny().fit(images, labels + 1)
     with pytest.raises(DataError, match="images must be uint8"):
         tiny().fit(images.astype(np.float32), labels)
+
+
+def test_a_coarser_working_grid_trains_small_and_samples_at_the_images_size(data, tmp_path):
+    model = tiny(resolution=8)
+    assert model.size_ == 8 and model.unet_.config.sample_size == 8
+    model.fit(*data)
+    images = model.sample(4, np.array([0, 1, 0, 1]), sampler="ddim", num_inference_steps=3)
+    assert images.shape == (4, 16, 16, 1) and images.dtype == np.uint8
+    model.save(tmp_path / "model")
+    loaded = ImageDiffusion.load(tmp_path / "model", device="cpu")
+    assert loaded.size_ == 8 and loaded.image_size == 16
+    again = loaded.sample(4, np.array([0, 1, 0, 1]), sampler="ddim", num_inference_steps=3)
+    np.testing.assert_array_equal(images, again)
+
+
+def test_the_working_grid_averages_pixels_and_is_checked():
+    from diffshare.generators.image_unet import to_output, to_working
+
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    # Each 2 x 2 block's mean: area weights, every pixel counted once.
+    expected = torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]])
+    torch.testing.assert_close(to_working(x, 2), expected)
+    assert to_working(x, 4) is x and to_output(x, 4) is x
+    assert to_output(expected, 4).shape == (1, 1, 4, 4)
+    for bad in (24, 7):  # larger than the images; not halvable by the UNet's one downsampling
+        with pytest.raises(ConfigError, match=f"resolution.*got {bad}"):
+            tiny(resolution=bad)

@@ -23,6 +23,8 @@ TARGETS = (
     "results/fpa/cmnist.png",
     "results/pia/mnist.csv",
     "results/pia/mnist.png",
+    "results/quality/cmnist.csv",
+    "results/quality/mnist.csv",
 )
 # One seed keeps the build to a few minutes; one thread per job on the CPU lets two jobs run at
 # once on two cores (a GPU job would hold the profile's single `gpu` resource). A checkpoint
@@ -55,6 +57,24 @@ def image_run(tmp_path_factory):
     result = snakemake(workdir, *TARGETS, "--cores", "2", "--configfile", TINY, "seed0.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
     return workdir
+
+
+def test_quality_tables_rate_every_sample_set(image_run):
+    fpa = pd.read_csv(image_run / "results/quality/cmnist.csv")
+    # The FPA sweep's three subsets (one seed), conditional samples of the ddpm shared model.
+    assert sorted(fpa["subset"]) == [
+        "attack~label_flip/alpha~0.5",
+        "attack~mi_greedy/alpha~0.5",
+        "attack~none/alpha~0",
+    ]
+    assert (fpa["generator"] == "ddpm").all() and (fpa["n_samples"] == 64).all()
+    pia = pd.read_csv(image_run / "results/quality/mnist.csv")
+    assert sorted(set(pia["generator"])) == ["ddpm", "edm", "sngan"] and len(pia) == 6
+    for table in (fpa, pia):
+        assert table["confident_share"].between(0, 1).all()
+        assert (table["real_confident_share"] > 0).all()
+        expected = table["confident_share"] / table["real_confident_share"]
+        assert np.allclose(table["relative"], expected)
 
 
 # -- fairness poisoning on cmnist --------------------------------------------------------------

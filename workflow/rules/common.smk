@@ -434,7 +434,8 @@ def pia_reference(wildcards):
 def default_targets():
     """Every table and figure of every dataset in run.datasets: baseline and utility for tables;
     FPA (with its summary) where the dataset has a sweep (images: a sensitive attribute), PIA
-    (with its summary) where it has a property, and the claims report of every dataset.
+    (with its summary) where it has a property, the sample quality of image datasets, and the
+    claims report of every dataset.
     """
     datasets = config["run"]["datasets"]
     tabular = [d for d in datasets if dataset_kind(config, d) == "tabular"]
@@ -452,6 +453,8 @@ def default_targets():
             stage=stage,
             dataset=[d for d in datasets if wanted(d)],
         )
+    images = [d for d in datasets if dataset_kind(config, d) == "image"]
+    targets += expand("results/quality/{dataset}.csv", dataset=images)
     return targets + expand("results/claims/{dataset}.csv", dataset=datasets)
 
 
@@ -668,29 +671,32 @@ def defense_pia_tables(wildcards):
 
 
 # == defense.audit / defense.mitigations block: the receiver's defense against fairness
-# poisoning (workflow/rules/defense_fpa.smk). Tables only.
+# poisoning (workflow/rules/defense_fpa.smk), on tables and on images.
 
 
-def tabular_defense(dataset):
-    """Stop the run, naming the dataset, unless it is a table: the audit and the mitigations
-    read the (s, y) columns of a table's samples."""
-    if dataset_kind(config, dataset) != "tabular":
+def defended_dataset(dataset):
+    """Stop the run, naming the dataset, unless it has a fairness poisoning sweep (an image
+    dataset needs a sensitive attribute): the audit and the mitigations run on its models.
+    """
+    if not has_fpa(dataset):
         raise ValueError(
-            f"the receiver's audit and mitigations run on tables only, not on image dataset "
-            f"{dataset!r}"
+            f"the receiver's audit and mitigations run on the FPA sweep's models; image dataset "
+            f"{dataset!r} has none (set image_datasets.{dataset}.sensitive)"
         )
 
 
 def audit_settings(wildcards):
-    """defense.audit without reference_size (the reference rows are audit_reference's output)."""
+    """defense.audit without reference_size (the reference rows are audit_reference's output)
+    and image_sensitive (image_sensitive_params)."""
     audit = dict(config["defense"]["audit"])
     audit.pop("reference_size")
+    audit.pop("image_sensitive", None)
     return canonical(audit)
 
 
 def audit_records(wildcards):
     """One audit per shared model of the FPA sweep: every subset and seed."""
-    tabular_defense(wildcards.dataset)
+    defended_dataset(wildcards.dataset)
     return expand(
         "results/audit/{dataset}/{subset}/seed~{seed}/audit.json",
         dataset=wildcards.dataset,
@@ -704,23 +710,121 @@ def mitigation_settings(wildcards):
     return canonical(config["defense"].get(wildcards.mitigation, {}))
 
 
+def defended_classifiers(dataset):
+    """The receivers of the FPA sweep: fpa.classifiers on tables, the CNN on images."""
+    if dataset_kind(config, dataset) == "image":
+        return ["cnn"]
+    return config["fpa"]["classifiers"]
+
+
 def defense_fpa_unmitigated(wildcards):
-    """The FPA sweep's receivers (fpa.classifiers on every shared model): the `none` rows."""
-    tabular_defense(wildcards.dataset)
+    """The FPA sweep's receivers on every shared model: the `none` rows."""
+    defended_dataset(wildcards.dataset)
     sources = [f"synthetic/{subset}" for subset in fpa_subsets(wildcards.dataset)]
-    return downstream_metrics(wildcards.dataset, sources, config["fpa"]["classifiers"])
+    return downstream_metrics(
+        wildcards.dataset, sources, defended_classifiers(wildcards.dataset)
+    )
 
 
 def defense_fpa_mitigated(wildcards):
     """Every mitigation in defense.mitigations of every FPA receiver."""
-    tabular_defense(wildcards.dataset)
+    defended_dataset(wildcards.dataset)
     return expand(
         "results/defense/fpa/{dataset}/{subset}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}/metrics.json",
         dataset=wildcards.dataset,
         subset=fpa_subsets(wildcards.dataset),
         seed=SEEDS,
-        classifier=config["fpa"]["classifiers"],
+        classifier=defended_classifiers(wildcards.dataset),
         mitigation=config["defense"]["mitigations"],
     )
 
+
+def image_fpa_samples(wildcards):
+    """The receiver's samples of one shared image model of the FPA sweep (image.fpa.generator)."""
+    generator = config["image"]["fpa"]["generator"]
+    return (
+        f"results/samples/{wildcards.dataset}/{generator}/attack~{wildcards.attack}/"
+        f"alpha~{wildcards.alpha}/seed~{wildcards.seed}/samples.npz"
+    )
+
+
+def image_sensitive_reader(dataset):
+    """How the receiver reads s off an image dataset's samples (defense.audit.image_sensitive;
+    auto: the colour on Colored MNIST, else a CNN trained on the reference images)."""
+    from diffshare.defenses.image import sensitive_reader
+
+    source = image_dataset_config(config, dataset)["source"]
+    return sensitive_reader(config["defense"]["audit"]["image_sensitive"], source)
+
+
+def image_sensitive_params(wildcards):
+    """The reader of s and, for the classifier, its CNN's settings (image.receiver)."""
+    reader = image_sensitive_reader(wildcards.dataset)
+    cnn = config["image"]["receiver"] if reader == "classifier" else {}
+    return canonical({"reader": reader, "cnn": cnn})
+
+
+def image_mitigation_inputs(wildcards):
+    """The samples and the real test images, and the reference images where s is read by a
+    classifier trained on them."""
+    inputs = {
+        "train": image_fpa_samples(wildcards),
+        "test": f"results/data/{wildcards.dataset}/test.npz",
+    }
+    if image_sensitive_reader(wildcards.dataset) == "classifier":
+        inputs["reference"] = (
+            f"results/audit/{wildcards.dataset}/seed~{wildcards.seed}/reference.npz"
+        )
+    return inputs
+
+
 # == end of defense.audit / defense.mitigations block
+
+
+# -- sample quality (image datasets) ---------------------------------------------------------
+
+
+def quality_sets(wildcards):
+    """Every sample set of an image dataset's sweeps, as (generator, subset, seed): the FPA
+    shared models' class-balanced samples, then the PIA models' unconditional ones."""
+    dataset = wildcards.dataset
+    sets = []
+    if has_fpa(dataset):
+        generator = config["image"]["fpa"]["generator"]
+        sets += [
+            {"generator": generator, "subset": subset, "seed": seed}
+            for subset in fpa_subsets(dataset)
+            for seed in SEEDS
+        ]
+    if has_pia(dataset):
+        pia = track_section(config, dataset, "pia")
+        sets += [
+            {
+                "generator": generator,
+                "subset": f"ratio~{sweep_value(ratio)}",
+                "seed": seed,
+            }
+            for generator in pia["generators"]
+            for ratio in pia["ratios"]
+            for seed in pia_seeds(dataset)
+        ]
+    return sets
+
+
+def quality_samples(wildcards):
+    return [
+        f"results/samples/{wildcards.dataset}/{s['generator']}/{s['subset']}/seed~{s['seed']}/samples.npz"
+        for s in quality_sets(wildcards)
+    ]
+
+
+def quality_params(wildcards):
+    quality = config["image"]["quality"]
+    return canonical(
+        {
+            "sets": quality_sets(wildcards),
+            "classes": quality["classes"].get(wildcards.dataset, "y"),
+            "epochs": quality["epochs"],
+            "threshold": quality["threshold"],
+        }
+    )

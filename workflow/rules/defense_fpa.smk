@@ -1,8 +1,11 @@
-# The receiver's defense against fairness poisoning (tables): an audit of every shared model's
-# samples against a small trusted reference of real rows, and fairness mitigations around the
-# receiver's classifiers. Named targets, not in the default run:
+# The receiver's defense against fairness poisoning, both tracks: an audit of every shared
+# model's samples against a small trusted reference of real rows (or images), and fairness
+# mitigations around the receiver's classifiers (the CNN on images). Named targets, not in the
+# default run:
 #   results/audit/{dataset}.csv, results/audit/{dataset}_summary.csv,
 #   results/defense/fpa/{dataset}.csv, results/defense/fpa/{dataset}.png
+# The per-model jobs have a rule per track (tables: audit_reference, audit_samples, mitigate;
+# images: their *_images twins); the tables and the figure are written once for both.
 
 
 rule audit_reference:
@@ -62,8 +65,6 @@ rule audit:
         ),
     log:
         "logs/audit/{dataset}.log",
-    wildcard_constraints:
-        dataset=TABULAR,
     conda:
         CONDA_ENV
     params:
@@ -135,3 +136,77 @@ rule plot_defense_fpa:
         CONDA_ENV
     script:
         "../scripts/defense_fpa_plot.py"
+
+
+# -- images: s read off the samples (Colored MNIST: the colour; else a CNN trained on the
+# reference images), the receiver's CNN under each mitigation.
+
+
+rule audit_reference_images:
+    """The receiver's trusted reference: defense.audit.reference_size images of the test split."""
+    input:
+        test="results/data/{dataset}/test.npz",
+    output:
+        reference="results/audit/{dataset}/seed~{seed}/reference.npz",
+    log:
+        "logs/audit/{dataset}/seed~{seed}/reference.log",
+    wildcard_constraints:
+        dataset=IMAGES,
+    conda:
+        CONDA_ENV
+    params:
+        size=config["defense"]["audit"]["reference_size"],
+    script:
+        "../scripts/audit_image_reference.py"
+
+
+rule audit_samples_images:
+    """Audit one shared image model's samples: s read off the pixels, S-Y statistics and the
+    two tests against the reference images."""
+    input:
+        samples=image_fpa_samples,
+        reference=rules.audit_reference_images.output.reference,
+    output:
+        record="results/audit/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/audit.json",
+    log:
+        "logs/audit/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/audit_samples_images/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}.tsv"
+    wildcard_constraints:
+        dataset=IMAGES,
+    conda:
+        CONDA_ENV
+    threads: config["generator"]["threads"]
+    params:
+        audit=audit_settings,
+        sensitive=image_sensitive_params,
+        device=config["generator"]["device"],
+    script:
+        "../scripts/audit_image_samples.py"
+
+
+rule mitigate_images:
+    """One mitigation of the receiver's CNN trained on one shared image model's samples."""
+    input:
+        unpack(image_mitigation_inputs),
+    output:
+        predictions="results/defense/fpa/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}/predictions.parquet",
+        metrics="results/defense/fpa/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}/metrics.json",
+    log:
+        "logs/defense/fpa/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}.log",
+    benchmark:
+        "results/benchmarks/mitigate_images/{dataset}/attack~{attack}/alpha~{alpha}/seed~{seed}/classifier~{classifier}/mitigation~{mitigation}.tsv"
+    wildcard_constraints:
+        dataset=IMAGES,
+        classifier="cnn",
+        mitigation="reweighing|exponentiated_gradient|threshold_optimizer",
+    conda:
+        CONDA_ENV
+    threads: config["generator"]["threads"]
+    params:
+        cnn=canonical(config["image"]["receiver"]),
+        settings=mitigation_settings,
+        sensitive=image_sensitive_params,
+        device=config["generator"]["device"],
+    script:
+        "../scripts/defense_fpa_mitigate_images.py"

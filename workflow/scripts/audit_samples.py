@@ -1,7 +1,7 @@
 from threadpoolctl import threadpool_limits
 
 from diffshare.data.schema import TableSchema
-from diffshare.defenses.audit import audit_samples
+from diffshare.defenses.audit import audit_samples, json_record
 from diffshare.logs import log_to
 from diffshare.storage import read_json, read_parquet, write_json
 
@@ -37,4 +37,4 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     }
     record = {**identity, **record}
     log.info("%s", record)
-    write_json(record, snakemake.output.record)
+    write_json(json_record(record), snakemake.output.record)

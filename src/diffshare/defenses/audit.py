@@ -322,6 +322,20 @@ def reference_rows(n_rows: int, size: int, *, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_rows, size, replace=False))
 
 
+def json_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """An audit record ready for JSON: numpy scalars as Python ones, and the NaN of a test left
+    out of ``tests`` as None (null; :func:`diffshare.defenses.fpa_report.audit_table` reads it
+    back as NaN)."""
+    plain = {}
+    for key, value in record.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not np.isfinite(value):
+            value = None
+        plain[key] = value
+    return plain
+
+
 # -- tables ------------------------------------------------------------------------------------
 
 

@@ -2,9 +2,11 @@
 samples anyway.
 
 Every mitigation wraps one of the receiver's classifiers
-(:func:`diffshare.receivers.tabular.make_classifier`) and returns test predictions in the
-format of :func:`~diffshare.receivers.tabular.train_and_predict` (``y_true, y_pred, y_score, s``),
-so that :func:`diffshare.evaluation.fairness.evaluate` scores them like every other receiver:
+(:func:`diffshare.receivers.tabular.make_classifier`; on images the CNN, through
+:mod:`diffshare.defenses.image`) in one core for both tracks (:func:`fit_and_predict`) and
+returns test predictions in the format of :func:`~diffshare.receivers.tabular.train_and_predict`
+(``y_true, y_pred, y_score, s``), so that :func:`diffshare.evaluation.fairness.evaluate` scores
+them like every other receiver:
 
 - ``none``: the classifier as it is;
 - ``reweighing`` (Kamiran and Calders 2012): each training row weighted by
@@ -14,9 +16,10 @@ so that :func:`diffshare.evaluation.fairness.evaluate` scores them like every ot
   demographic-parity constraint; it refits the classifier (with sample weights) up to
   ``max_iter`` times, and predicts with the randomised classifier it finds (seeded);
 - ``threshold_optimizer``: fairlearn's post-processing (Hardt et al. 2016) under a
-  demographic-parity constraint: group-specific thresholds on the classifier's scores, chosen on
-  the samples (seeded randomisation between thresholds at prediction time; it reads each test
-  row's s, which the receiver's test table holds).
+  demographic-parity constraint: group-specific thresholds on the scores of the classifier,
+  trained plainly first (``prefit``), chosen on the samples (seeded randomisation between
+  thresholds at prediction time; it reads each test row's s, which the receiver's test table
+  holds).
 """
 
 from __future__ import annotations
@@ -91,21 +94,84 @@ def mitigated_predictions(
             f"training table holds only one label value ({int(y_train[0])}); "
             "a classifier cannot be trained on it"
         )
-    settings = dict(settings or {})
     model = make_classifier(
         classifier, schema, use_sensitive=use_sensitive, seed=seed, params=params
     )
     train = align_categories(train, test, schema)
     s_test = schema.groups(test)
     start = time.perf_counter()
+    y_pred, score = fit_and_predict(
+        mitigation,
+        model,
+        train,
+        y_train,
+        s_train,
+        test,
+        s_test,
+        sample_weight_name="classify__sample_weight",
+        settings=settings,
+        seed=seed,
+    )
+    log.info(
+        "%s %s on %d rows in %.2f s",
+        mitigation,
+        classifier,
+        len(train),
+        time.perf_counter() - start,
+    )
+    return predictions_table(schema.labels(test), y_pred, score, s_test, index=test.index)
+
+
+def predictions_table(
+    y_true: Any, y_pred: Any, score: Any, s: Any, *, index: pd.Index | None = None
+) -> pd.DataFrame:
+    """The receiver's predictions format (``y_true`` and ``s`` as given, ``y_pred`` int8,
+    ``y_score`` float in [0, 1]), which :func:`diffshare.evaluation.fairness.evaluate` scores."""
+    return pd.DataFrame(
+        {
+            "y_true": np.asarray(y_true),
+            "y_pred": np.asarray(y_pred).astype(np.int8),
+            # fairlearn's mixtures can stray past [0, 1] by rounding
+            "y_score": np.clip(np.asarray(score, dtype=np.float64), 0.0, 1.0),
+            "s": np.asarray(s),
+        },
+        index=index,
+    )
+
+
+def fit_and_predict(
+    mitigation: str,
+    model: Any,
+    train: Any,
+    y_train: np.ndarray,
+    s_train: np.ndarray,
+    test: Any,
+    s_test: np.ndarray,
+    *,
+    sample_weight_name: str = "sample_weight",
+    settings: Mapping[str, Any] | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both tracks' mitigation core: fit the unfitted receiver ``model`` (a scikit-learn
+    pipeline on a table, the CNN on images: anything with ``fit(X, y, **{sample_weight_name:
+    w})``, ``predict_proba`` and ``classes_``) on ``train`` (0/1 ``y_train``, ``s_train``)
+    under ``mitigation``, and predict ``test`` (whose rows' 0/1 ``s_test`` the
+    threshold optimizer reads). Returns ``(y_pred, score)``: the 0/1 predictions and the
+    probability of the positive label, each of shape (n_test,).
+
+    ``threshold_optimizer`` fits the model plainly, then fairlearn's ThresholdOptimizer on its
+    scores (``prefit``); ``exponentiated_gradient`` refits clones of the model with fairlearn's
+    weights (``settings``: any of :data:`EXPONENTIATED_GRADIENT_KEYS`)."""
+    check_mitigation(mitigation)
+    settings = dict(settings or {})
     if mitigation in ("none", "reweighing"):
         fit_params = {}
         if mitigation == "reweighing":
-            fit_params["classify__sample_weight"] = reweighing_weights(s_train, y_train)
+            fit_params[sample_weight_name] = reweighing_weights(s_train, y_train)
         model.fit(train, y_train, **fit_params)
         score = model.predict_proba(test)[:, list(model.classes_).index(1)]
-        y_pred = (score >= 0.5).astype(np.int8)
-    elif mitigation == "exponentiated_gradient":
+        return (score >= 0.5).astype(np.int8), score
+    if mitigation == "exponentiated_gradient":
         from fairlearn.reductions import DemographicParity, ExponentiatedGradient
 
         unknown = sorted(set(settings) - set(EXPONENTIATED_GRADIENT_KEYS))
@@ -115,10 +181,7 @@ def mitigated_predictions(
                 f"choose from {list(EXPONENTIATED_GRADIENT_KEYS)}"
             )
         reduction = ExponentiatedGradient(
-            model,
-            DemographicParity(),
-            sample_weight_name="classify__sample_weight",
-            **settings,
+            model, DemographicParity(), sample_weight_name=sample_weight_name, **settings
         )
         reduction.fit(train, y_train, sensitive_features=s_train)
         log.info(
@@ -127,33 +190,17 @@ def mitigated_predictions(
             int((reduction.weights_ > 0).sum()),
         )
         score = reduction._pmf_predict(test)[:, 1]
-        y_pred = reduction.predict(test, random_state=seed)
-    else:
-        from fairlearn.postprocessing import ThresholdOptimizer
+        return np.asarray(reduction.predict(test, random_state=seed)), score
+    from fairlearn.postprocessing import ThresholdOptimizer
 
-        optimizer = ThresholdOptimizer(
-            estimator=model,
-            constraints="demographic_parity",
-            objective="accuracy_score",
-            predict_method="predict_proba",
-        )
-        optimizer.fit(train, y_train, sensitive_features=s_train)
-        score = optimizer._pmf_predict(test, sensitive_features=s_test)[:, 1]
-        y_pred = optimizer.predict(test, sensitive_features=s_test, random_state=seed)
-    log.info(
-        "%s %s on %d rows in %.2f s",
-        mitigation,
-        classifier,
-        len(train),
-        time.perf_counter() - start,
+    model.fit(train, y_train)
+    optimizer = ThresholdOptimizer(
+        estimator=model,
+        constraints="demographic_parity",
+        objective="accuracy_score",
+        predict_method="predict_proba",
+        prefit=True,
     )
-    return pd.DataFrame(
-        {
-            "y_true": schema.labels(test),
-            "y_pred": np.asarray(y_pred).astype(np.int8),
-            # fairlearn's mixtures can stray past [0, 1] by rounding
-            "y_score": np.clip(np.asarray(score, dtype=np.float64), 0.0, 1.0),
-            "s": s_test,
-        },
-        index=test.index,
-    )
+    optimizer.fit(train, y_train, sensitive_features=s_train)
+    score = optimizer._pmf_predict(test, sensitive_features=s_test)[:, 1]
+    return np.asarray(optimizer.predict(test, sensitive_features=s_test, random_state=seed)), score

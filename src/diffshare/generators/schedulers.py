@@ -14,7 +14,8 @@ SAMPLERS = {"ddpm": ("ddpm", "ddim", "dpmsolver++"), "edm": ("euler", "dpmsolver
 def make_scheduler(config: Any, sampler: str) -> Any:
     """The diffusers scheduler that samples a model of ``config`` (an
     :class:`~diffshare.generators.image_diffusion.ImageDiffusionConfig`: its ``family``,
-    ``sigma_data``, ``num_train_timesteps``, ``beta_schedule``) with ``sampler``; a
+    ``sigma_data``, ``num_train_timesteps``, ``beta_schedule``, ``prediction_type``) with
+    ``sampler``; a
     :class:`ConfigError` naming both when the sampler does not fit the family."""
     import diffusers  # imported when needed: it takes seconds
 
@@ -30,6 +31,7 @@ def make_scheduler(config: Any, sampler: str) -> Any:
     schedule = {
         "num_train_timesteps": config.num_train_timesteps,
         "beta_schedule": config.beta_schedule,
+        "prediction_type": config.prediction_type,
     }
     if sampler == "ddpm":
         return diffusers.DDPMScheduler(**schedule)

@@ -56,10 +56,10 @@ class ExponentialMovingAverage:
     update ``step`` (0-based), ``averaged <- d * averaged + (1 - d) * weights``.
 
     ``averaged`` are the tensors that hold the average, updated in place: a copy of the
-    weights, or the parameters of a copy of the model. Without ``warmup`` (the image models)
-    ``d`` is ``decay`` at every step; with it (the tabular model) ``d`` is
+    weights, or the parameters of a copy of the model. Without ``warmup`` ``d`` is ``decay``
+    at every step; with it (every model here, as diffusers' default) ``d`` is
     ``min(decay, (1 + step) / (10 + step))``, so early averages forget the random
-    initialisation.
+    initialisation (at decay 0.9999 a plain average keeps 82% of it after 2,000 steps).
     """
 
     def __init__(self, averaged: Iterable[torch.Tensor], decay: float, *, warmup: bool = False):

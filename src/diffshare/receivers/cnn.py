@@ -42,8 +42,9 @@ class _Cnn(nn.Module):
 
 
 class CnnClassifier:
-    """Fit on uint8 images and integer labels; ``predict_proba``, ``predict``, ``features``.
-    ``balanced`` weighs the loss so that every class counts as much (for rare properties)."""
+    """Fit on uint8 images and integer labels (optionally weighted per image); ``predict_proba``,
+    ``predict``, ``features``. ``balanced`` weighs the loss so that every class counts as much
+    (for rare properties)."""
 
     def __init__(
         self,
@@ -59,10 +60,16 @@ class CnnClassifier:
         self.balanced = balanced
         self.seed, self.device = int(seed), resolve_device(device)
 
-    def fit(self, images: np.ndarray, labels: np.ndarray) -> CnnClassifier:
+    def fit(
+        self, images: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> CnnClassifier:
+        """Train on uint8 ``images`` (n, h, w, c) and integer ``labels`` (n,). ``sample_weight``
+        (n,), non-negative: each image's cross-entropy is weighted by it (scaled to mean 1 over
+        the set, so the learning rate keeps its meaning); ``None`` weighs every image alike."""
         labels = np.asarray(labels, dtype=np.int64)
         if len(labels) != len(images):
             raise DataError(f"{len(images)} images but {len(labels)} labels")
+        weights = None if sample_weight is None else _checked_weights(sample_weight, len(labels))
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
             raise DataError("the classifier needs at least two classes in its training labels")
@@ -74,6 +81,8 @@ class CnnClassifier:
         if self.balanced:  # each class weighs as much in the loss, however rare
             counts = torch.bincount(y, minlength=len(self.classes_)).float()
             weight = (counts.sum() / (len(counts) * counts)).to(self.device)
+        if weights is not None:
+            weights = torch.as_tensor(weights / weights.mean(), dtype=torch.float32)
         generator = torch.Generator().manual_seed(self.seed)
         start = time.perf_counter()
         self.model_.train()
@@ -82,7 +91,14 @@ class CnnClassifier:
             for begin in range(0, len(x), self.batch_size):
                 rows = order[begin : begin + self.batch_size]
                 logits = self.model_(x[rows].to(self.device))
-                loss = nn.functional.cross_entropy(logits, y[rows].to(self.device), weight=weight)
+                target = y[rows].to(self.device)
+                if weights is None:
+                    loss = nn.functional.cross_entropy(logits, target, weight=weight)
+                else:  # the weighted empirical risk: mean of weight x loss over the batch
+                    losses = nn.functional.cross_entropy(
+                        logits, target, weight=weight, reduction="none"
+                    )
+                    loss = (losses * weights[rows].to(self.device)).mean()
                 if not torch.isfinite(loss):
                     raise DiffshareError("CNN training loss is not finite")
                 optimizer.zero_grad(set_to_none=True)
@@ -109,3 +125,16 @@ class CnnClassifier:
     def features(self, images: np.ndarray) -> np.ndarray:
         """The penultimate layer (128 values per image)."""
         return self._batches(images, lambda x: self.model_.body(self.model_.conv(x)))
+
+
+def _checked_weights(sample_weight: np.ndarray, n: int) -> np.ndarray:
+    """``sample_weight`` as float64 (n,); :class:`DataError` naming the fault unless it has n
+    finite, non-negative values, not all zero."""
+    weights = np.asarray(sample_weight, dtype=np.float64)
+    if weights.shape != (n,):
+        raise DataError(f"sample_weight must have shape ({n},), got {weights.shape}")
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise DataError("sample_weight must be finite and non-negative")
+    if weights.sum() <= 0:
+        raise DataError("sample_weight is zero for every image")
+    return weights

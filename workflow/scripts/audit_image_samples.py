@@ -1,0 +1,36 @@
+import torch
+from threadpoolctl import threadpool_limits
+
+from diffshare.data.images import ImageSet
+from diffshare.defenses.audit import json_record
+from diffshare.defenses.image import audit_images
+from diffshare.logs import log_to
+from diffshare.storage import write_json
+
+with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
+    torch.set_num_threads(snakemake.threads)
+    settings = snakemake.params.audit
+    sensitive = snakemake.params.sensitive
+    record = audit_images(
+        ImageSet.load(snakemake.input.samples),
+        ImageSet.load(snakemake.input.reference),
+        reader=sensitive["reader"],
+        reader_params=sensitive["cnn"],
+        level=settings["level"],
+        tests=settings["tests"],
+        n_bootstrap=settings["n_bootstrap"],
+        confidence=settings["confidence"],
+        classifier=settings["classifier"],
+        seed=int(snakemake.wildcards.seed),
+        device=snakemake.params.device,
+    )
+    wildcards = snakemake.wildcards
+    identity = {
+        "dataset": wildcards.dataset,
+        "attack": wildcards.attack,
+        "alpha": float(wildcards.alpha),
+        "seed": int(wildcards.seed),
+    }
+    record = {**identity, **record}
+    log.info("%s", record)
+    write_json(json_record(record), snakemake.output.record)
