@@ -279,3 +279,24 @@ def test_cli_is_installed_with_help():
         [sys.executable, "-m", "diffshare.cli", "audit", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "--reference" in result.stdout
+
+
+def test_an_audit_record_names_its_model_and_is_plain_json():
+    from diffshare.defenses.audit import audit_record
+
+    record = audit_record(
+        {"mi_sy": np.float64(0.25), "c2st_p": float("nan")},
+        dataset="adult",
+        attack="mi_greedy",
+        alpha="0.2",
+        seed="3",
+    )
+    assert record == {
+        "dataset": "adult",
+        "attack": "mi_greedy",
+        "alpha": 0.2,
+        "seed": 3,
+        "mi_sy": 0.25,
+        "c2st_p": None,
+    }
+    assert type(record["mi_sy"]) is float

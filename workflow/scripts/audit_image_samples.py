@@ -2,7 +2,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from diffshare.data.images import ImageSet
-from diffshare.defenses.audit import json_record
+from diffshare.defenses.audit import audit_record
 from diffshare.defenses.image import audit_images
 from diffshare.logs import log_to
 from diffshare.storage import write_json
@@ -24,13 +24,6 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
         seed=int(snakemake.wildcards.seed),
         device=snakemake.params.device,
     )
-    wildcards = snakemake.wildcards
-    identity = {
-        "dataset": wildcards.dataset,
-        "attack": wildcards.attack,
-        "alpha": float(wildcards.alpha),
-        "seed": int(wildcards.seed),
-    }
-    record = {**identity, **record}
+    record = audit_record(record, **dict(snakemake.wildcards.items()))
     log.info("%s", record)
-    write_json(json_record(record), snakemake.output.record)
+    write_json(record, snakemake.output.record)

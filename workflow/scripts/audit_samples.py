@@ -1,7 +1,7 @@
 from threadpoolctl import threadpool_limits
 
 from diffshare.data.schema import TableSchema
-from diffshare.defenses.audit import audit_samples, json_record
+from diffshare.defenses.audit import audit_record, audit_samples
 from diffshare.logs import log_to
 from diffshare.storage import read_json, read_parquet, write_json
 
@@ -28,13 +28,6 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
         classifier=settings["classifier"],
         seed=int(snakemake.wildcards.seed),
     )
-    wildcards = snakemake.wildcards
-    identity = {
-        "dataset": wildcards.dataset,
-        "attack": wildcards.attack,
-        "alpha": float(wildcards.alpha),
-        "seed": int(wildcards.seed),
-    }
-    record = {**identity, **record}
+    record = audit_record(record, **dict(snakemake.wildcards.items()))
     log.info("%s", record)
-    write_json(json_record(record), snakemake.output.record)
+    write_json(record, snakemake.output.record)

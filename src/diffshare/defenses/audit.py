@@ -322,6 +322,16 @@ def reference_rows(n_rows: int, size: int, *, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_rows, size, replace=False))
 
 
+def audit_record(
+    record: Mapping[str, Any], *, dataset: str, attack: str, alpha: str, seed: str
+) -> dict[str, Any]:
+    """One shared model's audit record as ``audit_samples`` writes it: which model (the
+    workflow's wildcards, alpha as a float and seed as an integer) then the statistics, ready
+    for JSON (:func:`json_record`)."""
+    identity = {"dataset": dataset, "attack": attack, "alpha": float(alpha), "seed": int(seed)}
+    return json_record({**identity, **record})
+
+
 def json_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """An audit record ready for JSON: numpy scalars as Python ones, and the NaN of a test left
     out of ``tests`` as None (null; :func:`diffshare.defenses.fpa_report.audit_table` reads it

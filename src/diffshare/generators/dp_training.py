@@ -134,7 +134,7 @@ def fit_private(
     else:
         private, optimizer, loader = made
     ema = ExponentialMovingAverage(
-        [p.detach().clone() for p in denoiser.parameters()], config.ema_decay, warmup=True
+        [p.detach().clone() for p in denoiser.parameters()], config.ema_decay
     )
     total = int(epochs) * len(loader)
     log.info(

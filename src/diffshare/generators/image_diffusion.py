@@ -256,9 +256,7 @@ class ImageDiffusion(BaseGenerator):
         y_all = torch.as_tensor(labels, device=self.device)
         optimizer = torch.optim.Adam(self.unet_.parameters(), lr=c.learning_rate)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
-        # With warmup, as diffusers' EMAModel: at the paper's decay 0.9999 a plain average
-        # would still be 15% random initialisation after its 18,750 steps.
-        ema = ExponentialMovingAverage(self.ema_.parameters(), c.ema_decay, warmup=True)
+        ema = ExponentialMovingAverage(self.ema_.parameters(), c.ema_decay)
         checkpoint = TrainingCheckpoint(
             self.checkpoint_dir,
             self.checkpoint_every,

@@ -235,7 +235,7 @@ class TabularDiffusion(BaseGenerator):
         )
         # Warm-up as diffusers' EMAModel: early averages forget the random initialisation.
         ema = ExponentialMovingAverage(
-            [p.detach().clone() for p in model.parameters()], self.config.ema_decay, warmup=True
+            [p.detach().clone() for p in model.parameters()], self.config.ema_decay
         )
         checkpoint = TrainingCheckpoint(
             self.checkpoint_dir,

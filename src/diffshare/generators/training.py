@@ -56,20 +56,19 @@ class ExponentialMovingAverage:
     update ``step`` (0-based), ``averaged <- d * averaged + (1 - d) * weights``.
 
     ``averaged`` are the tensors that hold the average, updated in place: a copy of the
-    weights, or the parameters of a copy of the model. Without ``warmup`` ``d`` is ``decay``
-    at every step; with it (every model here, as diffusers' default) ``d`` is
-    ``min(decay, (1 + step) / (10 + step))``, so early averages forget the random
-    initialisation (at decay 0.9999 a plain average keeps 82% of it after 2,000 steps).
+    weights, or the parameters of a copy of the model. ``d`` is
+    ``min(decay, (1 + step) / (10 + step))`` (diffusers' default), so early averages forget the
+    random initialisation: at decay 0.9999 a plain average would still hold 82% of it after
+    2,000 steps.
     """
 
-    def __init__(self, averaged: Iterable[torch.Tensor], decay: float, *, warmup: bool = False):
+    def __init__(self, averaged: Iterable[torch.Tensor], decay: float):
         self.averaged = list(averaged)
         self.decay = decay
-        self.warmup = warmup
 
     def decay_at(self, step: int) -> float:
         """The decay of update ``step`` (0-based)."""
-        return min(self.decay, (1.0 + step) / (10.0 + step)) if self.warmup else self.decay
+        return min(self.decay, (1.0 + step) / (10.0 + step))
 
     @torch.no_grad()
     def update(self, weights: Iterable[torch.Tensor], step: int) -> None:
