@@ -21,7 +21,8 @@ import yaml
 from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from diffshare.attacks.fpa.mine import MineEstimator, discrete_mutual_information
+from diffshare.attacks.fpa.information import discrete_mutual_information
+from diffshare.attacks.fpa.mine import MineEstimator
 from diffshare.attacks.fpa.selection import cells_by_gain, greedy_mutual_information
 from diffshare.data.tabular import DatasetSpec, prepare
 

@@ -275,8 +275,11 @@ MODELS = [("mi_greedy", 0.5), ("none", 0.0)]
 
 
 @pytest.fixture(scope="module")
-def defended_images(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("image_defense")
+def defended_images(shared_images):
+    """From a copy of the shared image build (its prepared images, feature CNN, MINE and
+    selections are this run's too): the shared models retrained at SMALL_RUN's steps, sampled,
+    audited and mitigated."""
+    workdir = shared_images("image_defense")
     (workdir / "small.yaml").write_text(yaml.safe_dump(SMALL_RUN))
     result = snakemake(
         workdir,

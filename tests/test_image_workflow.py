@@ -10,7 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import REPO, snakemake
+from conftest import IMAGE_SETTINGS, IMAGE_TARGETS, REPO, snakemake
 from diffshare.attacks.pia.bounds import hoeffding_eps
 from diffshare.data.images import ImageSet
 from diffshare.evaluation.fairness import evaluate
@@ -18,18 +18,10 @@ from diffshare.reporting.tables import FPA_COLUMNS, PIA_COLUMNS
 
 pytestmark = pytest.mark.workflow
 TINY = str(REPO / "config/tiny.yaml")
-TARGETS = (
-    "results/fpa/cmnist.csv",
-    "results/fpa/cmnist.png",
-    "results/pia/mnist.csv",
-    "results/pia/mnist.png",
-    "results/quality/cmnist.csv",
-    "results/quality/mnist.csv",
-)
-# One seed keeps the build to a few minutes; one thread per job on the CPU lets two jobs run at
-# once on two cores (a GPU job would hold the profile's single `gpu` resource). A checkpoint
-# every 2 of the 4 diffusion steps makes training write one, so that its removal is tested.
-SEED0 = {"run": {"seeds": [0]}, "generator": {"checkpoint_every": 2, "threads": 1, "device": "cpu"}}
+# The shared image build (conftest.py): tiny.yaml with SEED0 (one seed, one thread per job, a
+# checkpoint every 2 of the 4 diffusion steps) of IMAGE_TARGETS.
+TARGETS = IMAGE_TARGETS
+SEED0 = IMAGE_SETTINGS
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -51,12 +43,9 @@ def tiny_config(**image_pia) -> dict:
 
 
 @pytest.fixture(scope="module")
-def image_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("images")
-    (workdir / "seed0.yaml").write_text(yaml.safe_dump(SEED0))
-    result = snakemake(workdir, *TARGETS, "--cores", "2", "--configfile", TINY, "seed0.yaml")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return workdir
+def image_run(shared_images):
+    """A copy of the shared image build: TARGETS with tiny.yaml and seed0.yaml (SEED0)."""
+    return shared_images("images")
 
 
 def test_quality_tables_rate_every_sample_set(image_run):

@@ -3,11 +3,8 @@ import pytest
 from scipy import integrate, stats
 from sklearn.metrics import mutual_info_score
 
-from diffshare.attacks.fpa.mine import (
-    DonskerVaradhanSums,
-    MineEstimator,
-    discrete_mutual_information,
-)
+from diffshare.attacks.fpa.information import DonskerVaradhanSums, discrete_mutual_information
+from diffshare.attacks.fpa.mine import MineEstimator
 from diffshare.errors import DataError
 
 

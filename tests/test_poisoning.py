@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from diffshare.attacks.fpa.mine import MineEstimator, discrete_mutual_information
+from diffshare.attacks.fpa.information import discrete_mutual_information
+from diffshare.attacks.fpa.mine import MineEstimator
 from diffshare.attacks.fpa.selection import greedy_mutual_information, label_flip, random_subset
 from diffshare.errors import DataError
 

@@ -378,6 +378,24 @@ def claims_run(tiny_all):
     return tiny_all
 
 
+def test_summary_targets_resolve_to_the_summary_rules_only(tmp_path):
+    """results/fpa/adult_summary.csv is never taken for the table of a dataset "adult_summary":
+    the plan has no input-function error to print, and asks for the seed tables."""
+    result = snakemake(
+        tmp_path,
+        "results/fpa/adult_summary.csv",
+        "results/pia/adult_summary.csv",
+        "--dry-run",
+        "--configfile",
+        str(REPO / "config/tiny.yaml"),
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Exception" not in output and "adult_summary'" not in output
+    for rule in ("fpa_summary", "pia_summary", "fpa", "pia"):
+        assert re.search(rf"^{rule}\s+1$", output, re.M), rule
+
+
 def test_claims_report_two_fpa_seeds_and_one_pia_seed(claims_run):
     claims = pd.read_csv(claims_run / "results/claims/adult.csv")
     assert list(claims.columns) == CLAIM_COLUMNS

@@ -36,10 +36,6 @@ use rule fpa_summary as pia_summary with:
         table="pia",
 
 
-ruleorder: fpa_summary > fpa
-ruleorder: pia_summary > pia
-
-
 rule claims:
     """The paper's findings this dataset can test: statistic, interval, test, verdict."""
     input:

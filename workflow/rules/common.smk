@@ -64,6 +64,10 @@ def gpu_claim(wildcards):
 # own files (tables or image sets); "(?!)" matches nothing.
 TABULAR = "|".join(config["datasets"]) or "(?!)"
 IMAGES = "|".join(config.get("image_datasets") or {}) or "(?!)"
+# The per-seed tables results/{fpa,pia}/{dataset}.csv: any name but one ending in _summary (the
+# summaries over seeds beside them), so that a summary never resolves to a table of dataset
+# "adult_summary"; an unknown name still reaches the catalogue, which names it in its error.
+SEED_TABLE_DATASET = r"[A-Za-z0-9_]+(?<!_summary)"
 # Saved data sets, by track: Parquet tables or .npz image sets.
 SET = {"tabular": "parquet", "image": "npz"}
 

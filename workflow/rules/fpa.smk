@@ -72,6 +72,8 @@ rule fpa:
         ),
     log:
         "logs/fpa/{dataset}.log",
+    wildcard_constraints:
+        dataset=SEED_TABLE_DATASET,
     conda:
         CONDA_ENV
     script:

@@ -68,6 +68,8 @@ rule pia:
         ),
     log:
         "logs/pia/{dataset}.log",
+    wildcard_constraints:
+        dataset=SEED_TABLE_DATASET,
     conda:
         CONDA_ENV
     params:

@@ -1,5 +1,3 @@
-import torch
-
 from diffshare.attacks.pia.property import Property
 from diffshare.data.schema import TableSchema
 from diffshare.logs import log_to
@@ -14,6 +12,8 @@ with log_to(snakemake.log[0]) as log:
     if snakemake.params.track == "tabular":
         settings["schema"] = TableSchema.from_dict(read_json(snakemake.input.schema))
     else:
+        import torch  # the image track's discriminator is a CNN (a table's never needs torch)
+
         torch.set_num_threads(snakemake.threads)
         settings["device"] = snakemake.params.device
     estimates, record = track.estimate_property(

@@ -25,7 +25,6 @@ from sklearn.compose import ColumnTransformer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import diffshare.attacks.pia.estimate as pia
-from diffshare.attacks.fpa.mine import mine_terms
 from diffshare.attacks.fpa.selection import select_rows
 from diffshare.attacks.pia.discriminator import DiscriminatorSettings, PropertyDiscriminator
 from diffshare.attacks.pia.property import Property, sharer_rows
@@ -75,6 +74,10 @@ def mine_row_terms(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Train MINE once on the encoded pool; return per-row T(x, 0) and T(x, 1) (columns ``t0``,
     ``t1``, index ``row_id``) and a record with the pool's I(X;Y) and I(S;Y) in nats."""
+    # Imported here: MINE is the tabular track's one torch network, and the jobs of every other
+    # stage (classifiers, selections, estimates) start faster without torch.
+    from diffshare.attacks.fpa.mine import mine_terms
+
     x = encode_features(pool, schema, include_sensitive)
     terms, record = mine_terms(x, schema.labels(pool), schema.groups(pool), seed=seed, **mine)
     return terms_table(terms, pool.index), {**record, "include_sensitive": include_sensitive}

@@ -5,7 +5,7 @@ Diffusion Models: An Adversarial Perspective", IEEE TIFS 2024, arXiv:2402.18607)
 the subset while keeping its I(X;Y) within ``tolerance`` of the pool's. Unlike the authors' code,
 which re-trains MINE on the whole growing subset for 100 random candidates per cell and slot, every
 candidate here is scored exactly in O(1) from per-row values of one trained statistics network
-(:class:`~diffshare.attacks.fpa.mine.DonskerVaradhanSums`), so all candidates can be scored.
+(:class:`~diffshare.attacks.fpa.information.DonskerVaradhanSums`), so all candidates can be scored.
 
 Everything here reads arrays: groups ``s`` and labels ``y`` (0/1, shape (n,)) and the MINE row
 terms (n, 2) of :func:`~diffshare.attacks.fpa.mine.mine_terms`, whatever the kind of data.
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from diffshare.attacks.fpa.mine import (
+from diffshare.attacks.fpa.information import (
     DonskerVaradhanSums,
     discrete_mutual_information,
     mi_xy_of,
