@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from diffshare.attacks.fpa.information import mutual_information_from_counts
 from diffshare.errors import ConfigError, DataError
 
 #: The tests the audit can run, in the order of its columns.
@@ -109,12 +110,8 @@ def sy_table(s: Any, y: Any, *, what: str = "table") -> np.ndarray:
 
 
 def mutual_information(counts: np.ndarray) -> float:
-    """Plug-in I(S;Y) in nats of a (2, 2) count table (0 log 0 = 0)."""
-    joint = np.asarray(counts, dtype=float)
-    joint = joint / joint.sum()
-    outer = joint.sum(axis=1, keepdims=True) * joint.sum(axis=0, keepdims=True)
-    nonzero = joint > 0
-    return float(max(0.0, np.sum(joint[nonzero] * np.log(joint[nonzero] / outer[nonzero]))))
+    """Plug-in I(S;Y) in nats of a (2, 2) count table (0 log 0 = 0; rounding below 0 clipped)."""
+    return max(0.0, mutual_information_from_counts(counts))
 
 
 def dp_gap(counts: np.ndarray) -> float:
