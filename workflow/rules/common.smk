@@ -691,7 +691,8 @@ def defended_dataset(dataset):
 
 def audit_settings(wildcards):
     """defense.audit without reference_size (the reference rows are audit_reference's output)
-    and image_sensitive (image_sensitive_params)."""
+    and image_sensitive (image_sensitive_params): the keyword arguments of the audit
+    (level, tests, n_bootstrap, confidence, classifier), passed on as they are."""
     audit = dict(config["defense"]["audit"])
     audit.pop("reference_size")
     audit.pop("image_sensitive", None)

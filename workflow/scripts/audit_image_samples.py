@@ -9,18 +9,13 @@ from diffshare.storage import write_json
 
 with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     torch.set_num_threads(snakemake.threads)
-    settings = snakemake.params.audit
     sensitive = snakemake.params.sensitive
     record = audit_images(
         ImageSet.load(snakemake.input.samples),
         ImageSet.load(snakemake.input.reference),
         reader=sensitive["reader"],
         reader_params=sensitive["cnn"],
-        level=settings["level"],
-        tests=settings["tests"],
-        n_bootstrap=settings["n_bootstrap"],
-        confidence=settings["confidence"],
-        classifier=settings["classifier"],
+        **snakemake.params.audit,
         seed=int(snakemake.wildcards.seed),
         device=snakemake.params.device,
     )

@@ -13,7 +13,6 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     reference = read_parquet(snakemake.input.reference)
     schema.check_table(samples, "samples")
     schema.check_table(reference, "reference")
-    settings = snakemake.params.audit
     record = audit_samples(
         samples[schema.columns],
         reference[schema.columns],
@@ -21,11 +20,7 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
         y_samples=schema.labels(samples),
         s_reference=schema.groups(reference),
         y_reference=schema.labels(reference),
-        level=settings["level"],
-        tests=settings["tests"],
-        n_bootstrap=settings["n_bootstrap"],
-        confidence=settings["confidence"],
-        classifier=settings["classifier"],
+        **snakemake.params.audit,
         seed=int(snakemake.wildcards.seed),
     )
     record = audit_record(record, **dict(snakemake.wildcards.items()))
