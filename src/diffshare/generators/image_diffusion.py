@@ -65,8 +65,8 @@ class ImageDiffusionConfig:
     the config (``image.diffusion``), whose schema holds the same defaults: a small UNet for a
     CPU (a 16 x 16 working grid, velocity prediction on the cosine schedule). The paper's:
     resolution None (32 x 32), linear schedule, epsilon prediction, base_channels 64,
-    channel_mults [1, 2, 4, 8], layers_per_block 2,
-    attention_levels [1], norm_num_groups 32, batch_size 64, learning_rate 1e-4 (see
+    channel_mults [1, 2, 4, 8], layers_per_block 2, attention_levels [1], norm_num_groups 32,
+    dropout 0.1, guidance_scale 3, batch_size 64, learning_rate 1e-4 (see
     config/images-gpu.yaml)."""
 
     family: str = "ddpm"
@@ -79,7 +79,7 @@ class ImageDiffusionConfig:
     #: Resolution levels (0 = the first) whose blocks have self-attention.
     attention_levels: list[int] = field(default_factory=list)
     norm_num_groups: int = 8
-    dropout: float = 0.1
+    dropout: float = 0.0
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     #: What the ddpm family's network predicts: the noise (``epsilon``, the paper's) or the
@@ -87,10 +87,10 @@ class ImageDiffusionConfig:
     prediction_type: str = "v_prediction"
     sigma_data: float = 0.5
     cond_drop_prob: float = 0.5
-    guidance_scale: float = 3.0
+    guidance_scale: float = 2.0
     steps: int = 3000
     batch_size: int = 32
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     ema_decay: float = 0.995
     #: On CUDA: bf16 autocast and channels-last memory (ignored on the CPU).
     mixed_precision: bool = True
