@@ -49,7 +49,7 @@ class CnnClassifier:
     def __init__(
         self,
         *,
-        epochs: int = 10,
+        epochs: int = 20,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
         balanced: bool = False,
