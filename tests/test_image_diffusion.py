@@ -6,6 +6,7 @@ import torch
 
 from diffshare.errors import ConfigError, DataError
 from diffshare.generators.image_diffusion import ImageDiffusion, ImageDiffusionConfig
+from diffshare.generators.training import learning_rate_schedule
 
 TINY = {
     "base_channels": 8,
@@ -105,3 +106,28 @@ def test_the_working_grid_averages_pixels_and_is_checked():
     for bad in (24, 7):  # larger than the images; not halvable by the UNet's one downsampling
         with pytest.raises(ConfigError, match=f"resolution.*got {bad}"):
             tiny(resolution=bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    # learning rate 1.0, 10 warm-up steps of 110: after 5, 10, 60 (half the cosine) and 110
+    [("constant", [0.5, 1.0, 1.0, 1.0]), ("cosine", [0.5, 1.0, 0.5, 0.0])],
+)
+def test_learning_rate_warms_up_then_follows_its_schedule(name, expected):
+    weight = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([weight], lr=1.0)
+    schedule = learning_rate_schedule(optimizer, name, warmup_steps=10, steps=110)
+    seen = {}
+    for step in range(1, 111):
+        optimizer.step()
+        schedule.step()
+        seen[step] = optimizer.param_groups[0]["lr"]
+    assert [seen[s] for s in (5, 10, 60, 110)] == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_bad_learning_rate_schedule_is_named():
+    with pytest.raises(ConfigError, match="lr_schedule must be one of .* got 'step' and 100"):
+        ImageDiffusionConfig(lr_schedule="step")
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    with pytest.raises(ConfigError, match="got 'linear'"):
+        learning_rate_schedule(optimizer, "linear", warmup_steps=0, steps=10)

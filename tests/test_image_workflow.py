@@ -160,6 +160,20 @@ def test_shared_models_are_saved_without_pickle_and_checkpoints_removed(image_ru
     assert not [p for p in checkpoints.rglob("*") if p.is_file()]
 
 
+def test_pia_sets_train_their_own_step_count(image_run):
+    """image.pia.generator_steps (3 in tiny.yaml) trains the diffusion models of the PIA sets;
+    the FPA subsets keep image.diffusion.steps (4), SNGAN image.sngan.steps."""
+
+    def steps(model):
+        return json.loads((image_run / "results/generators" / model / "config.json").read_text())
+
+    for family in ("ddpm", "edm"):
+        for ratio in ("0.3", "0.7"):
+            assert steps(f"mnist/{family}/ratio~{ratio}/seed~0/model")["config"]["steps"] == 3
+    for subset in ("attack~none/alpha~0", "attack~mi_greedy/alpha~0.5"):
+        assert steps(f"cmnist/ddpm/{subset}/seed~0/model")["config"]["steps"] == 4
+
+
 # -- property inference on mnist ---------------------------------------------------------------
 def test_pia_table_has_a_row_per_generator_attack_ratio_and_query_count(image_run):
     table = pd.read_csv(image_run / "results/pia/mnist.csv")

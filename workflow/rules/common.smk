@@ -162,7 +162,8 @@ def subset_files(wildcards):
 def family_settings(family, subset):
     """The settings of a `family` model trained on `subset` (`full`, an FPA `attack~...` subset
     or a PIA `ratio~...` table): `generator.tabular` (with the FPA or PIA step count on their
-    subsets), `generator.ctgan`, `generator.tvae`, `image.diffusion` or `image.sngan`.
+    subsets), `generator.ctgan`, `generator.tvae`, `image.diffusion` (with `image.pia`'s step
+    count on PIA sets, when it sets one) or `image.sngan`.
     """
     if family == "tabddpm":
         settings = dict(config["generator"]["tabular"])
@@ -172,8 +173,13 @@ def family_settings(family, subset):
             settings["steps"] = config["fpa"]["generator_steps"]
     elif family in TABLE_GENERATORS:
         settings = config["generator"][family]
+    elif family == "sngan":
+        settings = config["image"]["sngan"]
     else:
-        settings = config["image"]["sngan" if family == "sngan" else "diffusion"]
+        settings = dict(config["image"]["diffusion"])
+        steps = config["image"]["pia"]["generator_steps"]
+        if subset.startswith("ratio~") and steps is not None:
+            settings["steps"] = steps
     return canonical(settings)
 
 

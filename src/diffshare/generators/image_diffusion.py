@@ -48,9 +48,11 @@ from diffshare.generators.image_unet import (
 )
 from diffshare.generators.schedulers import SAMPLERS, make_scheduler
 from diffshare.generators.training import (
+    LR_SCHEDULES,
     ExponentialMovingAverage,
     TrainingCheckpoint,
     TrainingError,
+    learning_rate_schedule,
     resolve_device,
 )
 from diffshare.storage import atomic_folder
@@ -66,8 +68,8 @@ class ImageDiffusionConfig:
     CPU (a 16 x 16 working grid, velocity prediction on the cosine schedule). The paper's:
     resolution None (32 x 32), linear schedule, epsilon prediction, base_channels 64,
     channel_mults [1, 2, 4, 8], layers_per_block 2, attention_levels [1], norm_num_groups 32,
-    dropout 0.1, guidance_scale 3, batch_size 64, learning_rate 1e-4 (see
-    config/images-gpu.yaml)."""
+    dropout 0.1, guidance_scale 3, batch_size 64, learning_rate 1e-4 constant without warm-up
+    (see config/images-gpu.yaml)."""
 
     family: str = "ddpm"
     #: Side of the grid the UNet works on (null: the images' own): images are averaged down
@@ -88,9 +90,12 @@ class ImageDiffusionConfig:
     sigma_data: float = 0.5
     cond_drop_prob: float = 0.5
     guidance_scale: float = 2.0
-    steps: int = 3000
+    steps: int = 4500
     batch_size: int = 32
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
+    #: ``constant`` (the paper's) or ``cosine`` (to 0 at ``steps``), after a linear warm-up.
+    lr_schedule: str = "cosine"
+    lr_warmup_steps: int = 100
     ema_decay: float = 0.995
     #: On CUDA: bf16 autocast and channels-last memory (ignored on the CPU).
     mixed_precision: bool = True
@@ -104,6 +109,11 @@ class ImageDiffusionConfig:
         if self.prediction_type not in ("epsilon", "v_prediction"):
             raise ConfigError(
                 f"prediction_type must be 'epsilon' or 'v_prediction', got {self.prediction_type!r}"
+            )
+        if self.lr_schedule not in LR_SCHEDULES or self.lr_warmup_steps < 0:
+            raise ConfigError(
+                f"lr_schedule must be one of {list(LR_SCHEDULES)} and lr_warmup_steps at least "
+                f"0, got {self.lr_schedule!r} and {self.lr_warmup_steps}"
             )
         if not 0.0 <= self.cond_drop_prob < 1.0:
             raise ConfigError(f"cond_drop_prob must be in [0, 1), got {self.cond_drop_prob}")
@@ -203,13 +213,8 @@ class ImageDiffusion(BaseGenerator):
     def _loss(self, x0, labels, generator) -> torch.Tensor:
         noise = torch.randn(x0.shape, generator=generator, device=self.device)
         if self.config.family == "ddpm":
-            t = torch.randint(
-                0,
-                self.config.num_train_timesteps,
-                (len(x0),),
-                generator=generator,
-                device=self.device,
-            )
+            levels = self.config.num_train_timesteps
+            t = torch.randint(0, levels, (len(x0),), generator=generator, device=self.device)
             noisy = self.scheduler_.add_noise(x0, noise, t)
             with self._autocast():
                 predicted = self.unet_(noisy, t, class_labels=labels).sample
@@ -255,6 +260,7 @@ class ImageDiffusion(BaseGenerator):
         x_all = self._to_tensor(images).to(self.device)
         y_all = torch.as_tensor(labels, device=self.device)
         optimizer = torch.optim.Adam(self.unet_.parameters(), lr=c.learning_rate)
+        schedule = learning_rate_schedule(optimizer, c.lr_schedule, c.lr_warmup_steps, c.steps)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
         ema = ExponentialMovingAverage(self.ema_.parameters(), c.ema_decay)
         checkpoint = TrainingCheckpoint(
@@ -264,7 +270,7 @@ class ImageDiffusion(BaseGenerator):
             data=(images, labels),
             device=self.device,
         )
-        parts = {"unet": self.unet_, "ema": ema, "optimizer": optimizer}
+        parts = {"unet": self.unet_, "ema": ema, "optimizer": optimizer, "schedule": schedule}
         step = checkpoint.resume(parts, generator)
         self.unet_.train()
         start = time.perf_counter()
@@ -281,17 +287,12 @@ class ImageDiffusion(BaseGenerator):
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            schedule.step()
             ema.update(self.unet_.parameters(), step)
             step += 1
             if step % 100 == 0 or step == c.steps:
-                seconds = time.perf_counter() - start
-                log.info(
-                    "step %d/%d: loss %.4f (%.1f images/s)",
-                    step,
-                    c.steps,
-                    loss.item(),
-                    c.batch_size * step / max(seconds, 1e-9),
-                )
+                rate = c.batch_size * step / max(time.perf_counter() - start, 1e-9)
+                log.info("step %d/%d: loss %.4f (%.1f images/s)", step, c.steps, loss.item(), rate)
             if checkpoint.due(step, c.steps):
                 checkpoint.save(step, parts, generator)
         self.unet_.eval()

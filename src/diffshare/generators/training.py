@@ -25,9 +25,11 @@ from diffshare.tensors import resolve_device
 
 __all__ = [
     "CHECKPOINT_FILE",
+    "LR_SCHEDULES",
     "ExponentialMovingAverage",
     "TrainingCheckpoint",
     "TrainingError",
+    "learning_rate_schedule",
     "remove_checkpoint",
     "resolve_device",
 ]
@@ -90,6 +92,29 @@ class ExponentialMovingAverage:
         """Restore the average from :meth:`state_dict`."""
         for average, saved in zip(self.averaged, state["averaged"], strict=True):
             average.copy_(saved)
+
+
+#: Learning-rate schedules by our name: diffusers' schedule (each after a linear warm-up).
+LR_SCHEDULES = {"constant": "constant_with_warmup", "cosine": "cosine"}
+
+
+def learning_rate_schedule(
+    optimizer: torch.optim.Optimizer, name: str, warmup_steps: int, steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """diffusers' schedule of :data:`LR_SCHEDULES` ``name`` for a run of ``steps`` steps: the
+    learning rate rises linearly from 0 over ``warmup_steps``, then stays (``constant``) or
+    falls along a half cosine to 0 at ``steps`` (``cosine``). Step it after each optimizer
+    step; its state belongs in the run's checkpoint."""
+    from diffusers.optimization import get_scheduler  # imported when needed: it takes seconds
+
+    if name not in LR_SCHEDULES:
+        raise ConfigError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {name!r}")
+    return get_scheduler(
+        LR_SCHEDULES[name],
+        optimizer,
+        num_warmup_steps=warmup_steps,
+        num_training_steps=steps,
+    )
 
 
 def _data_digest(data: Sequence[np.ndarray | torch.Tensor]) -> str:
