@@ -27,8 +27,8 @@ samples and prints, as one JSON line each:
 
 ``--unconditional`` also rates ``--n`` unconditional samples (what property inference draws).
 ``--out`` saves a grid of each sampler's first 256 samples as PNG and the records as JSON.
-Everything runs on ``--device`` (``auto``: CUDA when present); on a GPU the config's bf16
-autocast applies unless ``--set mixed_precision=false``.
+Everything runs on ``--device`` (``auto``: CUDA when present); the config's bf16 autocast
+applies on a GPU, and to sampling on a CPU with native bf16, unless ``--set mixed_precision=false``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Model: UNet2DModel, base width 64, multipliers 1, 2, 4, 8, attention at the seco
 10 classes, 32 x 32 x 3 (the paper's CIFAR-size DDPM). Measured in one run:
 
 - training images/s: the paper's setup (batch 64, fp32, default memory layout) against ours
-  (batch 256, bf16 autocast and channels-last on CUDA; on a CPU only the batch differs);
+  (batch 256, bf16 autocast and channels-last on CUDA; on a CPU the batch differs, and where
+  its instructions have bf16, sampling runs in bf16);
 - sampling images/s: DDPM with 1000 steps (the paper's) against DPM-Solver++ with 20 steps,
   both with classifier-free guidance; measured over a few steps and scaled to the full count.
 

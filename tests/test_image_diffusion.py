@@ -7,6 +7,7 @@ import torch
 from diffshare.errors import ConfigError, DataError
 from diffshare.generators.image_diffusion import ImageDiffusion, ImageDiffusionConfig
 from diffshare.generators.training import learning_rate_schedule
+from diffshare.tensors import native_bf16
 
 TINY = {
     "base_channels": 8,
@@ -58,6 +59,26 @@ def test_training_moves_the_weights_and_keeps_an_ema(data):
     assert any(not torch.equal(before[k], after[k]) for k in before)
     ema = model.ema_.state_dict()
     assert any(not torch.equal(ema[k], after[k]) for k in ema)
+
+
+@pytest.mark.parametrize(
+    ("setting", "native", "expected"),
+    [(True, True, torch.bfloat16), (True, False, torch.float32), (False, True, torch.float32)],
+)
+def test_mixed_precision_samples_in_bf16_where_native_and_trains_in_fp32_on_a_cpu(
+    monkeypatch, setting, native, expected
+):
+    monkeypatch.setattr("diffshare.generators.image_diffusion.native_bf16", lambda device: native)
+    model = tiny(mixed_precision=setting)
+    with model._autocast():
+        assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == expected
+    with model._autocast(training=True):  # a CPU trains in fp32: bf16 gains it 5% there
+        assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_bf16_is_native_on_cuda_and_never_on_other_devices():
+    assert native_bf16(torch.device("cuda"))
+    assert not native_bf16(torch.device("meta"))
 
 
 def test_save_and_load_give_the_same_samples(data, tmp_path):

@@ -26,6 +26,19 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes in bf16 natively: CUDA, or a CPU whose oneDNN kernels have
+    bf16 instructions (AVX-512 BF16 or AMX). Elsewhere bf16 is emulated, slower than fp32."""
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without the query: assume emulation
+        return False
+
+
 def to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 ``(n, h, w, c)`` -> float ``(n, c, h, w)`` in [-1, 1]."""
     if images.dtype != np.uint8 or images.ndim != 4:

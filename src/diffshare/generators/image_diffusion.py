@@ -10,8 +10,9 @@ Two families, chosen by :attr:`ImageDiffusionConfig.family`:
 
 Classifier-free guidance (Ho and Salimans 2022): the class label is replaced by a null class with
 probability ``cond_drop_prob`` in training (0.5, as the paper), and sampling mixes the conditional
-and unconditional predictions with ``guidance_scale`` (3, as the paper). On CUDA, training and
-sampling use bf16 autocast and channels-last memory; the same code runs on the CPU in fp32.
+and unconditional predictions with ``guidance_scale`` (3, as the paper). bf16 autocast and
+channels-last memory on CUDA; on a CPU with native bf16 (AVX-512 BF16, AMX) sampling in bf16 (1.9x
+faster there; training would gain 5%, so it stays fp32); fp32 elsewhere.
 
 A fitted model is saved with diffusers' ``save_pretrained`` (``unet/`` with safetensors weights,
 the EMA weights) beside ``config.json``; training checkpoints (raw weights, EMA, optimizer and
@@ -56,7 +57,7 @@ from diffshare.generators.training import (
     resolve_device,
 )
 from diffshare.storage import atomic_folder
-from diffshare.tensors import to_tensor
+from diffshare.tensors import native_bf16, to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class ImageDiffusionConfig:
     lr_schedule: str = "cosine"
     lr_warmup_steps: int = 100
     ema_decay: float = 0.995
-    #: On CUDA: bf16 autocast and channels-last memory (ignored on the CPU).
+    #: bf16 autocast where native (module docstring); channels-last memory on CUDA.
     mixed_precision: bool = True
     channels_last: bool = True
 
@@ -187,9 +188,10 @@ class ImageDiffusion(BaseGenerator):
     def _cuda(self) -> bool:
         return self.device.type == "cuda"
 
-    def _autocast(self):
-        enabled = self._cuda and self.config.mixed_precision
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
+    def _autocast(self, training: bool = False):
+        enabled = self.config.mixed_precision and native_bf16(self.device)
+        enabled = enabled and (self._cuda or not training)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     @property
     def _channels_last(self) -> bool:
@@ -216,7 +218,7 @@ class ImageDiffusion(BaseGenerator):
             levels = self.config.num_train_timesteps
             t = torch.randint(0, levels, (len(x0),), generator=generator, device=self.device)
             noisy = self.scheduler_.add_noise(x0, noise, t)
-            with self._autocast():
+            with self._autocast(training=True):
                 predicted = self.unet_(noisy, t, class_labels=labels).sample
             if self.config.prediction_type == "v_prediction":
                 target = self.scheduler_.get_velocity(x0, noise, t)
@@ -227,7 +229,7 @@ class ImageDiffusion(BaseGenerator):
         log_sigma = torch.randn((len(x0), 1, 1, 1), generator=generator, device=self.device)
         sigma = torch.exp(log_sigma * 1.2 - 1.2)  # EDM's P_mean -1.2, P_std 1.2
         noisy = x0 + sigma * noise
-        with self._autocast():
+        with self._autocast(training=True):
             output = self.unet_(
                 edm.precondition_inputs(noisy, sigma),
                 edm.precondition_noise(sigma).flatten(),
