@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -26,9 +27,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
+@functools.cache
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes in bf16 natively: CUDA, or a CPU whose oneDNN kernels have
-    bf16 instructions (AVX-512 BF16 or AMX). Elsewhere bf16 is emulated, slower than fp32."""
+    bf16 instructions (AVX-512 BF16 or AMX). Elsewhere bf16 is emulated, slower than fp32.
+    Asked once per device (every training and sampling step asks)."""
     if device.type == "cuda":
         return True
     if device.type != "cpu" or not torch.backends.mkldnn.is_available():
