@@ -20,7 +20,7 @@ wildcard_constraints:
     # Swept numbers are written by diffshare.config.sweep_value and match SWEEP_VALUE.
     source=rf"real|synthetic/(full|attack~[a-z_]+/alpha~{SWEEP_VALUE})",
     subset=rf"full|attack~[a-z_]+/alpha~{SWEEP_VALUE}|ratio~{SWEEP_VALUE}",
-    generator="tabddpm|ctgan|tvae|ddpm|edm|sngan",
+    generator=family_pattern(FAMILIES),
     ratio=SWEEP_VALUE,
     attack="none|label_flip|mi_greedy",
     alpha=SWEEP_VALUE,

@@ -30,6 +30,26 @@ def catalogue() -> dict:
     return yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())["datasets"]
 
 
+@pytest.fixture(scope="module")
+def small_adult(catalogue):
+    """3,000 prepared Adult training rows, 1,500 test rows and their schema."""
+    from diffshare.data.tabular import DatasetSpec, prepare
+
+    entry = {**catalogue["adult"], "max_rows": {"train": 3000, "test": 1500}}
+    return prepare(DatasetSpec.from_config("adult", entry, base_dir=REPO))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One thread for scikit-learn's OpenMP (gradient boosting) while a module runs: with two
+    cores shared with other work its spinning threads slow it down tenfold; the numbers are
+    the same."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 def write_gz(path: Path, text: str) -> str:
     """Write ``text`` gzip-compressed to ``path``; return the SHA-256 of the uncompressed bytes."""
     data = text.encode()
@@ -93,9 +113,10 @@ def pytest_collection_modifyitems(session, config, items):
 # excepted (`--omit-from fpa`: test_workflow.py reports on a tree without it first; its upstream
 # jobs, both seeds of the sweep, are built).
 SHARED_SETTINGS = {
-    # test_defense_pia_workflow.py's settings: one epsilon, and one thread per job (tiny
+    # test_defense_pia_workflow.py's settings: one epsilon, SDV's sample-only copula defended
+    # beside tabddpm (decoy sampling and DP-SGD skip it, named), and one thread per job (tiny
     # networks, two jobs at once on two cores).
-    "defense": {"pia": {"epsilons": [10]}},
+    "defense": {"pia": {"epsilons": [10], "generators": ["tabddpm", "gaussian_copula"]}},
     "generator": {"threads": 1},
 }
 SHARED_TARGETS = (

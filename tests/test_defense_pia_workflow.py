@@ -43,21 +43,37 @@ def defended(shared_tiny):
 def test_table_has_every_defense_ratio_and_query_count(defended):
     table = pd.read_csv(defended / TABLE)
     assert list(table.columns) == DEFENSE_COLUMNS
-    runs = table.groupby(["defense", "setting"]).size().to_dict()
-    # 3 attacks x 2 ratios x 2 query counts x 1 seed per defense and setting
+    run = table[table["skipped"].isna()]
+    runs = run.groupby(["defense", "setting", "generator"]).size().to_dict()
+    # 3 attacks x 2 ratios x 2 query counts x 1 seed per defense, setting and family that runs
     assert runs == {
-        ("none", "none"): 12,
-        ("rebalance", "decoy~0.5"): 12,
-        ("decoy_sampling", "decoy~0.5"): 12,
-        ("dp_sgd", "epsilon~10"): 12,
+        ("none", "none", "tabddpm"): 12,
+        ("none", "none", "gaussian_copula"): 12,
+        ("rebalance", "decoy~0.5", "tabddpm"): 12,
+        ("rebalance", "decoy~0.5", "gaussian_copula"): 12,
+        ("decoy_sampling", "decoy~0.5", "tabddpm"): 12,
+        ("dp_sgd", "epsilon~10", "tabddpm"): 12,
     }
-    assert table[DEFENSE_COLUMNS[7:]].notna().all().all()
+    assert run[DEFENSE_COLUMNS[7:-1]].notna().all().all()
     assert (
-        table.loc[table["defense"] == "none", ["accuracy_gap_logreg", "accuracy_gap_hgb"]]
+        run.loc[run["defense"] == "none", ["accuracy_gap_logreg", "accuracy_gap_hgb"]]
         .eq(0)
         .all()
         .all()
     )
+
+
+def test_defenses_a_family_cannot_take_are_skipped_with_their_reason(defended):
+    for path in (TABLE, LEAKAGE):
+        table = pd.read_csv(defended / path)
+        skipped = table[table["skipped"].notna()].set_index("defense")
+        assert list(skipped["generator"]) == ["gaussian_copula", "gaussian_copula"]
+        assert "sample-only (never saved)" in skipped.loc["decoy_sampling", "skipped"]
+        assert "trains only tabddpm" in skipped.loc["dp_sgd", "skipped"]
+        assert skipped[["n_queries"]].isna().all().all()  # no figures for what did not run
+    # the copula's models are never saved: its samples come from one job that trains it
+    models = defended / "results/defense/pia/models/adult"
+    assert sorted(p.name for p in models.iterdir()) == ["tabddpm"]
 
 
 def test_decoy_sampling_serves_exactly_the_decoy_share(defended):

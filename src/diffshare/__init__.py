@@ -13,7 +13,9 @@ model is asked for). The subpackages, from the bottom up:
 - :mod:`diffshare.receivers`: the receiver's classifiers (scikit-learn, the CNN, CLIP features);
 - :mod:`diffshare.attacks`: fairness poisoning and property inference, on arrays only;
 - :mod:`diffshare.tracks`: the tabular and image adapters between data and attacks;
-- :mod:`diffshare.evaluation`, :mod:`diffshare.reporting`: metrics, result tables, figures.
+- :mod:`diffshare.evaluation`, :mod:`diffshare.reporting`: metrics, result tables, figures;
+- :mod:`diffshare.inputs`, :mod:`diffshare.risk`, :mod:`diffshare.cli`: the user's own files and
+  models outside the workflow (``diffshare infer``, ``check``, ``audit``, ``families``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ _EXPORTS = {
     "prepare_images": "diffshare.data.image_catalogue",
     "make_generator": "diffshare.generators",
     "load_generator": "diffshare.generators",
+    "registered_families": "diffshare.generators",
+    "load_pipeline": "diffshare.generators.diffusers_pipeline",
     "TabularDiffusion": "diffshare.generators.tabddpm",
     "ImageDiffusion": "diffshare.generators.image_diffusion",
     "CtganGenerator": "diffshare.generators.ctgan",
@@ -48,6 +52,10 @@ _EXPORTS = {
     "estimate_property": "diffshare.attacks.pia.estimate",
     "correct": "diffshare.attacks.pia.estimate",
     "hoeffding_eps": "diffshare.attacks.pia.bounds",
+    "infer_property": "diffshare.inference",
+    "check_risks": "diffshare.risk",
+    "read_table": "diffshare.inputs",
+    "read_images": "diffshare.inputs",
     "adapter": "diffshare.tracks",
     "evaluate": "diffshare.evaluation.fairness",
 }

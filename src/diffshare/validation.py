@@ -58,6 +58,7 @@ def check_config(config: Mapping[str, Any], *, local_torch: bool = True) -> None
     for key in SWEEP_KEYS:
         check_sweep(key, lookup(config, key))
     check_pia(config)
+    check_generators(config, local=local_torch)
     check_image(config)
     check_classifier_arguments(config)
     check_ctgan_arguments(config)
@@ -137,6 +138,60 @@ def check_pia(config: Mapping[str, Any]) -> None:
                 )
             continue
         check_image_property(config, name, entry, where)
+
+
+#: The config keys naming shared-model families, with the modality each must have.
+FAMILY_KEYS = (
+    ("fpa.generator", "table"),
+    ("pia.generators", "table"),
+    ("defense.pia.generators", "table"),
+    ("image.fpa.generator", "image"),
+    ("image.pia.generators", "image"),
+)
+
+
+def check_generators(config: Mapping[str, Any], *, local: bool = True) -> None:
+    """Every family a config key names is registered (built-in, an entry point, or
+    ``generator.plugins``) and of the key's modality; the image FPA family draws classes;
+    ``generator.plugin_settings`` names plugin families only. ``local``: the jobs import what
+    this process imports, so a family whose optional package is missing is refused now."""
+    from diffshare.generators import registered_families
+
+    generator = config.get("generator") or {}
+    families = registered_families(generator.get("plugins"))
+    named: set[str] = set()
+    for key, modality in FAMILY_KEYS:
+        value = lookup(config, key)
+        names = [value] if isinstance(value, str) else list(value or [])
+        for name in names:
+            choices = [n for n, f in families.items() if f.modality == modality]
+            if name not in families:
+                raise ConfigError(
+                    f"config key '{key}': unknown generator family {name!r}; the {modality} "
+                    f"families are {choices} (register your own under generator.plugins)"
+                )
+            if families[name].modality != modality:
+                raise ConfigError(
+                    f"config key '{key}': {name!r} is an {families[name].modality} family; "
+                    f"choose a {modality} family: {choices}"
+                )
+            named.add(name)
+    if lookup(config, "image.fpa.generator") == "sngan":
+        raise ConfigError(
+            "config key 'image.fpa.generator': 'sngan' draws no classes, and the fairness "
+            "receiver's samples are drawn class by class; choose a diffusion family (ddpm, edm)"
+        )
+    for name in generator.get("plugin_settings") or {}:
+        if name not in families or not families[name].plugin:
+            plugins = [n for n, f in families.items() if f.plugin]
+            raise ConfigError(
+                f"config key 'generator.plugin_settings.{name}': {name!r} is not a plugin "
+                f"family (plugin families: {plugins}); built-in families keep their own keys"
+            )
+    if local:
+        for name in sorted(named):
+            if families[name].extra:
+                families[name].load_class()  # ConfigError naming the package to install
 
 
 def check_image_property(

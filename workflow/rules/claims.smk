@@ -53,5 +53,6 @@ rule claims:
     params:
         level=config["claims"]["level"],
         delta=claims_delta,
+        diffusion={name: family.diffusion for name, family in FAMILIES.items()},
     script:
         "../scripts/claims.py"

@@ -21,10 +21,13 @@ from diffshare.config import (
     sweep_value,
     track_section,
 )
-from diffshare.generators import IMAGE_GENERATORS, TABLE_GENERATORS
+from diffshare.generators import registered_families
 from diffshare.validation import check_config, cuda_visible
 
 validate(config, schema="../schemas/config.schema.yaml")
+# generator.plugins name `module:Class` importable from the working directory (or PYTHONPATH),
+# here and in the jobs (below).
+sys.path.insert(0, os.getcwd())
 # Under --software-deployment-method conda (or apptainer) the jobs import their own torch.
 check_config(config, local_torch=not workflow.deployment_settings.deployment_method)
 
@@ -39,8 +42,29 @@ CONDA_ENV = os.path.join(
 # (which holds only its dependencies) and the rules always use the same diffshare code.
 os.environ.update(
     PYTHONPATH=os.pathsep.join(
-        filter(None, [os.path.join(ROOT, "src"), os.environ.get("PYTHONPATH")])
+        filter(
+            None, [os.path.join(ROOT, "src"), os.getcwd(), os.environ.get("PYTHONPATH")]
+        )
     )
+)
+# Every generator family by name: built-in, installed entry points, generator.plugins.
+FAMILIES = registered_families(config["generator"]["plugins"])
+TABLE_GENERATORS = [name for name, f in FAMILIES.items() if f.modality == "table"]
+IMAGE_GENERATORS = [name for name, f in FAMILIES.items() if f.modality == "image"]
+
+
+def family_pattern(names):
+    """A wildcard pattern matching exactly these family names ("(?!)": none)."""
+    return "|".join(names) or "(?!)"
+
+
+# Sample-only families (libraries that save by pickling) are trained and sampled in one job
+# (train_sample_generator); the others are saved, then sampled (sample_generator).
+SAMPLE_ONLY = family_pattern(
+    [n for n in TABLE_GENERATORS if FAMILIES[n].persistence == "sample_only"]
+)
+SAVED_TABLE = family_pattern(
+    [n for n in TABLE_GENERATORS if FAMILIES[n].persistence == "safe"]
 )
 SEEDS = config["run"]["seeds"]
 CLASSIFIERS = config["downstream"]["classifiers"]
@@ -171,6 +195,8 @@ def family_settings(family, subset):
             settings["steps"] = config["pia"]["generator_steps"]
         elif subset != "full":
             settings["steps"] = config["fpa"]["generator_steps"]
+    elif FAMILIES[family].plugin:
+        settings = config["generator"]["plugin_settings"].get(family, {})
     elif family in TABLE_GENERATORS:
         settings = config["generator"][family]
     elif family == "sngan":
@@ -186,6 +212,15 @@ def family_settings(family, subset):
 def generator_settings(wildcards):
     """The settings of the `{generator}` family on its `{subset}` (family_settings)."""
     return family_settings(wildcards.generator, wildcards.subset)
+
+
+def generator_plugins(wildcards):
+    """The `generator.plugins` entry of the `{generator}` family, {} for the others: a job
+    imports the class it names (entry points and built-ins it finds itself), and editing the
+    entry of another family reruns nothing of this one."""
+    plugins = config["generator"]["plugins"]
+    name = wildcards.generator
+    return {name: plugins[name]} if name in plugins else {}
 
 
 def generator_resources(wildcards):
@@ -221,12 +256,14 @@ def image_sampling_params(wildcards):
 def receiver_training_set(wildcards):
     """The set a receiver is trained on, by its `source` path segment: `real` (the sharer's
     training split) or `synthetic/<subset>` (samples of the shared diffusion model trained on
-    that subset with the same seed: tabddpm, or image.fpa.generator)."""
+    that subset with the same seed: fpa.generator, or image.fpa.generator)."""
     if wildcards.source == "real":
         return train_set(wildcards)
     subset = wildcards.source.removeprefix("synthetic/")
     image = kind(wildcards) == "image"
-    generator = config["image"]["fpa"]["generator"] if image else "tabddpm"
+    generator = (
+        config["image"]["fpa"]["generator"] if image else config["fpa"]["generator"]
+    )
     folder = f"results/samples/{wildcards.dataset}/{generator}/{subset}/seed~{wildcards.seed}"
     return f"{folder}/samples.{'npz' if image else 'parquet'}"
 
@@ -258,8 +295,9 @@ def utility_synthetic_metrics(wildcards):
 
 def utility_fidelity(wildcards):
     return expand(
-        "results/samples/{dataset}/tabddpm/full/seed~{seed}/fidelity.json",
+        "results/samples/{dataset}/{generator}/full/seed~{seed}/fidelity.json",
         dataset=wildcards.dataset,
+        generator=config["fpa"]["generator"],
         seed=SEEDS,
     )
 
@@ -512,10 +550,11 @@ def all_targets(wildcards):
 
 
 def has_fpa(dataset):
-    """Whether the dataset has a fairness poisoning sweep (images need a sensitive attribute)."""
+    """Whether the dataset has a fairness poisoning sweep (images need a sensitive attribute;
+    tables none when fpa.alphas is empty)."""
     if dataset_kind(config, dataset) == "image":
         return image_dataset_config(config, dataset).get("sensitive") is not None
-    return True
+    return bool(config["fpa"]["alphas"])
 
 
 def has_pia(dataset):
@@ -637,25 +676,50 @@ def defense_pia_utility_params(wildcards):
     )
 
 
-def defense_pia_runs(wildcards):
-    """Every run of the defense sweep as [defense, setting, generator, ratio, seed]: the
-    undefended `none` first, then each method at each of its settings (rebalance and
-    decoy_sampling at defense.pia.decoy, dp_sgd at each of defense.pia.epsilons)."""
+def defense_pia_settings():
+    """(defense, setting) of the sweep: the undefended `none` first, then each method at each
+    of its settings (rebalance and decoy_sampling at defense.pia.decoy, dp_sgd at each of
+    defense.pia.epsilons)."""
     from diffshare.defenses.pia import setting_name
 
-    # A dataset without a property stops the run, named.
-    pia_property(config, wildcards.dataset)
     defense = config["defense"]["pia"]
     settings = [("none", "none")]
     for method in defense["methods"]:
         values = defense["epsilons"] if method == "dp_sgd" else [defense["decoy"]]
         settings += [(method, setting_name(method, v, sweep_value)) for v in values]
+    return settings
+
+
+def defense_pia_skip(method, generator):
+    """Why `method` cannot defend a `generator` model, or None (defenses.pia.skip_reason)."""
+    from diffshare.defenses.pia import skip_reason
+
+    return skip_reason(method, generator, FAMILIES[generator].persistence)
+
+
+def defense_pia_runs(wildcards):
+    """Every run of the defense sweep as [defense, setting, generator, ratio, seed], in the
+    order of defense_pia_settings, but the defenses a family cannot take
+    (defense_pia_skipped)."""
+    # A dataset without a property stops the run, named.
+    pia_property(config, wildcards.dataset)
     return [
         [method, setting, generator, sweep_value(ratio), seed]
-        for method, setting in settings
-        for generator in defense["generators"]
+        for method, setting in defense_pia_settings()
+        for generator in config["defense"]["pia"]["generators"]
+        if defense_pia_skip(method, generator) is None
         for ratio in config["pia"]["ratios"]
         for seed in pia_seeds(wildcards.dataset)
+    ]
+
+
+def defense_pia_skipped(wildcards):
+    """[defense, setting, generator, reason] of every defense left out for a family."""
+    return [
+        [method, setting, generator, defense_pia_skip(method, generator)]
+        for method, setting in defense_pia_settings()
+        for generator in config["defense"]["pia"]["generators"]
+        if defense_pia_skip(method, generator) is not None
     ]
 
 
@@ -689,9 +753,14 @@ def defended_dataset(dataset):
     dataset needs a sensitive attribute): the audit and the mitigations run on its models.
     """
     if not has_fpa(dataset):
+        fix = (
+            f"set image_datasets.{dataset}.sensitive"
+            if dataset_kind(config, dataset) == "image"
+            else "fpa.alphas is empty"
+        )
         raise ValueError(
-            f"the receiver's audit and mitigations run on the FPA sweep's models; image dataset "
-            f"{dataset!r} has none (set image_datasets.{dataset}.sensitive)"
+            f"the receiver's audit and mitigations run on the FPA sweep's models; dataset "
+            f"{dataset!r} has none ({fix})"
         )
 
 
@@ -747,6 +816,14 @@ def defense_fpa_mitigated(wildcards):
         seed=SEEDS,
         classifier=defended_classifiers(wildcards.dataset),
         mitigation=config["defense"]["mitigations"],
+    )
+
+
+def tabular_fpa_samples(wildcards):
+    """The receiver's rows of one shared table model of the FPA sweep (fpa.generator)."""
+    return (
+        f"results/samples/{wildcards.dataset}/{config['fpa']['generator']}/"
+        f"attack~{wildcards.attack}/alpha~{wildcards.alpha}/seed~{wildcards.seed}/samples.parquet"
     )
 
 

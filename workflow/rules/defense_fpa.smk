@@ -29,7 +29,7 @@ rule audit_reference:
 rule audit_samples:
     """Audit one shared model's samples: S-Y statistics and the two tests against the reference."""
     input:
-        samples="results/samples/{dataset}/tabddpm/attack~{attack}/alpha~{alpha}/seed~{seed}/samples.parquet",
+        samples=tabular_fpa_samples,
         reference=rules.audit_reference.output.reference,
         schema="results/data/{dataset}/schema.json",
     output:
@@ -76,7 +76,7 @@ rule audit:
 rule mitigate:
     """One mitigation of one receiver classifier trained on one shared model's samples."""
     input:
-        train="results/samples/{dataset}/tabddpm/attack~{attack}/alpha~{alpha}/seed~{seed}/samples.parquet",
+        train=tabular_fpa_samples,
         test="results/data/{dataset}/test.parquet",
         schema="results/data/{dataset}/schema.json",
     output:

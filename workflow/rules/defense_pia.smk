@@ -52,6 +52,27 @@ use rule train_generator as defense_pia_train_rebalanced with:
         device=config["generator"]["device"],
         checkpoint_dir="results/checkpoints/defense/pia/{dataset}/{generator}/rebalance/decoy~{decoy}/ratio~{ratio}/seed~{seed}",
         checkpoint_every=config["generator"]["checkpoint_every"],
+        plugins=generator_plugins,
+
+
+use rule train_sample_generator as defense_pia_train_sample_rebalanced with:
+    input:
+        train=rules.defense_pia_rebalance.output.table,
+        schema=rules.defense_pia_rebalance.output.schema,
+    output:
+        samples="results/defense/pia/samples/{dataset}/{generator}/rebalance/decoy~{decoy}/ratio~{ratio}/seed~{seed}/samples.parquet",
+    log:
+        "logs/defense/pia/samples/{dataset}/{generator}/rebalance/decoy~{decoy}/ratio~{ratio}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/defense_pia_train_sample/{dataset}/{generator}/rebalance/decoy~{decoy}/ratio~{ratio}/seed~{seed}.tsv"
+    wildcard_constraints:
+        dataset=TABULAR,
+        generator=SAMPLE_ONLY,
+        decoy=SWEEP_VALUE,
+    params:
+        model=defense_pia_generator_settings,
+        n_synthetic=defense_pia_served,
+        plugins=generator_plugins,
 
 
 rule defense_pia_train_private:
@@ -97,11 +118,13 @@ use rule sample_generator as defense_pia_sample with:
         "results/benchmarks/defense_pia_sample/{dataset}/{generator}/{defense}/{setting}/ratio~{ratio}/seed~{seed}.tsv"
     wildcard_constraints:
         dataset=TABULAR,
+        generator=SAVED_TABLE,
         defense="rebalance|dp_sgd",
         setting=rf"(decoy|epsilon)~{SWEEP_VALUE}",
     params:
         n_synthetic=defense_pia_served,
         device=config["generator"]["device"],
+        plugins=generator_plugins,
 
 
 rule defense_pia_decoy_sampling:
@@ -131,6 +154,7 @@ rule defense_pia_decoy_sampling:
     params:
         sampling=defense_pia_sampling_params,
         device=config["generator"]["device"],
+        plugins=generator_plugins,
     script:
         "../scripts/defense_pia_decoy_sampling.py"
 
@@ -198,6 +222,7 @@ rule defense_pia:
         CONDA_ENV
     params:
         runs=defense_pia_runs,
+        skipped=defense_pia_skipped,
     script:
         "../scripts/defense_pia_table.py"
 

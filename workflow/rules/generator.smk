@@ -1,5 +1,7 @@
-# The shared models of both tracks: every family (tabddpm, ctgan, tvae; ddpm, edm, sngan) is
-# trained by one rule, behind one interface (diffshare.generators), and sampled by its track's.
+# The shared models of both tracks: every family (tabddpm, ctgan, tvae; ddpm, edm, sngan; and
+# plugin families) is trained by one rule, behind one interface (diffshare.generators), and
+# sampled by its track's; a sample-only family (a library that saves by pickling) is trained
+# and sampled in one job, and only its samples are kept.
 
 
 rule train_generator:
@@ -14,6 +16,10 @@ rule train_generator:
         "logs/generators/{dataset}/{generator}/{subset}/seed~{seed}/train.log",
     benchmark:
         "results/benchmarks/train_generator/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
+    wildcard_constraints:
+        generator=family_pattern(
+            [n for n, f in FAMILIES.items() if f.persistence == "safe"]
+        ),
     conda:
         CONDA_ENV
     threads: generator_threads
@@ -27,8 +33,36 @@ rule train_generator:
         device=config["generator"]["device"],
         checkpoint_dir="results/checkpoints/{dataset}/{generator}/{subset}/seed~{seed}",
         checkpoint_every=config["generator"]["checkpoint_every"],
+        plugins=generator_plugins,
     script:
         "../scripts/train_generator.py"
+
+
+rule train_sample_generator:
+    """Train a sample-only `{generator}` model and draw the receiver's rows in one job."""
+    input:
+        unpack(subset_files),
+    output:
+        samples="results/samples/{dataset}/{generator}/{subset}/seed~{seed}/samples.parquet",
+    log:
+        "logs/generators/{dataset}/{generator}/{subset}/seed~{seed}/train_sample.log",
+    benchmark:
+        "results/benchmarks/train_sample_generator/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
+    wildcard_constraints:
+        dataset=TABULAR,
+        generator=SAMPLE_ONLY,
+    conda:
+        CONDA_ENV
+    threads: config["generator"]["table_threads"]
+    resources:
+        runtime=120,
+        mem_mb=8000,
+    params:
+        model=generator_settings,
+        n_synthetic=n_synthetic,
+        plugins=generator_plugins,
+    script:
+        "../scripts/train_sample_generator.py"
 
 
 rule sample_generator:
@@ -43,6 +77,7 @@ rule sample_generator:
         "results/benchmarks/sample_generator/{dataset}/{generator}/{subset}/seed~{seed}.tsv"
     wildcard_constraints:
         dataset=TABULAR,
+        generator=SAVED_TABLE,
     conda:
         CONDA_ENV
     threads: config["generator"]["table_threads"]
@@ -53,6 +88,7 @@ rule sample_generator:
     params:
         n_synthetic=n_synthetic,
         device=config["generator"]["device"],
+        plugins=generator_plugins,
     script:
         "../scripts/sample_generator.py"
 
@@ -86,6 +122,7 @@ rule sample_images:
     params:
         sampling=image_sampling_params,
         device=config["generator"]["device"],
+        plugins=generator_plugins,
     script:
         "../scripts/sample_images.py"
 

@@ -12,7 +12,12 @@ with log_to(snakemake.log[0]) as log:
         selections = [read_json(path) for path in snakemake.input.selections]
         rows += fpa_claims(pd.read_csv(snakemake.input.fpa), selections, level)
     if "pia" in snakemake.input.keys():
-        rows += pia_claims(pd.read_csv(snakemake.input.pia), snakemake.params.delta, level)
+        rows += pia_claims(
+            pd.read_csv(snakemake.input.pia),
+            snakemake.params.delta,
+            level,
+            diffusion=snakemake.params.diffusion,
+        )
     table = claims_table(rows, snakemake.wildcards.dataset)
     log.info("verdicts: %s", table["verdict"].value_counts().to_dict())
     write_csv(table, snakemake.output[0])

@@ -15,7 +15,10 @@ with log_to(snakemake.log[0]) as log:
     prop = Property.from_config(settings["property"])
     seed = int(snakemake.wildcards.seed)
     model = load_generator(
-        snakemake.input.model, snakemake.wildcards.generator, device=snakemake.params.device
+        snakemake.input.model,
+        snakemake.wildcards.generator,
+        device=snakemake.params.device,
+        plugins=snakemake.params.plugins,
     )
     table = read_parquet(snakemake.input.table)
     if prop.column in table.columns:

@@ -1,6 +1,12 @@
 import pandas as pd
 
-from diffshare.defenses.pia_report import defense_table, leakage_table
+from diffshare.defenses.pia_report import (
+    DEFENSE_COLUMNS,
+    LEAKAGE_COLUMNS,
+    defense_table,
+    leakage_table,
+    with_skipped,
+)
 from diffshare.logs import log_to
 from diffshare.storage import read_json, read_parquet, write_csv
 
@@ -16,5 +22,8 @@ with log_to(snakemake.log[0]) as log:
     table = defense_table(pd.concat(frames, ignore_index=True), utility)
     leakage = leakage_table(table)
     log.info("leakage:\n%s", leakage.to_string())
-    write_csv(table, snakemake.output.table)
-    write_csv(leakage, snakemake.output.leakage)
+    skipped = snakemake.params.skipped
+    for defense, setting, generator, reason in skipped:
+        log.info("skipped %s (%s) for %s: %s", defense, setting, generator, reason)
+    write_csv(with_skipped(table, skipped, DEFENSE_COLUMNS), snakemake.output.table)
+    write_csv(with_skipped(leakage, skipped, LEAKAGE_COLUMNS), snakemake.output.leakage)

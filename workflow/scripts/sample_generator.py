@@ -6,7 +6,10 @@ from diffshare.storage import write_parquet
 
 with log_to(snakemake.log[0]) as log:
     model = load_generator(
-        snakemake.input.model, snakemake.wildcards.generator, device=snakemake.params.device
+        snakemake.input.model,
+        snakemake.wildcards.generator,
+        device=snakemake.params.device,
+        plugins=snakemake.params.plugins,
     )
     start = time.perf_counter()
     samples = model.sample(snakemake.params.n_synthetic, seed=int(snakemake.wildcards.seed))

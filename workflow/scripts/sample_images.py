@@ -9,7 +9,10 @@ with log_to(snakemake.log[0]) as log:
     torch.set_num_threads(snakemake.threads)
     settings = snakemake.params.sampling
     model = load_generator(
-        snakemake.input.model, snakemake.wildcards.generator, device=snakemake.params.device
+        snakemake.input.model,
+        snakemake.wildcards.generator,
+        device=snakemake.params.device,
+        plugins=snakemake.params.plugins,
     )
     samples, record = sample_images(
         model,

@@ -29,7 +29,12 @@ with log_to(snakemake.log[0]):
             channels=images.images.shape[-1],
             image_size=images.images.shape[1],
         )
-    model = make_generator(snakemake.wildcards.generator, snakemake.params.model, **settings)
+    model = make_generator(
+        snakemake.wildcards.generator,
+        snakemake.params.model,
+        plugins=snakemake.params.plugins,
+        **settings,
+    )
     model.fit(*data)
     model.save(snakemake.output.model)
     model.remove_checkpoint()

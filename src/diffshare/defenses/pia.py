@@ -48,27 +48,35 @@ UTILITY_CLASSIFIERS = ("logreg", "hgb")
 
 def check_defense_settings(settings: Mapping[str, Any]) -> None:
     """Raise :class:`ConfigError` naming the key and value unless ``defense.pia`` is usable:
-    known methods; dp_sgd only with tabddpm (the one family with a private training path); a
-    decoy in (0, 1). A family outside ``pia.generators`` is allowed: the defense targets build
-    its undefended models too (and a PIA-only config need not list the defense's families)."""
+    known methods and a decoy in (0, 1). A family outside ``pia.generators`` is allowed: the
+    defense targets build its undefended models too (and a PIA-only config need not list the
+    defense's families). A defense a family cannot take is skipped, not refused
+    (:func:`skip_reason`)."""
     unknown = [m for m in settings["methods"] if m not in DEFENSES]
     if unknown:
         raise ConfigError(
             f"defense.pia.methods: unknown defense {unknown[0]!r}; choose from {list(DEFENSES)}"
         )
-    if "dp_sgd" in settings["methods"]:
-        others = [g for g in settings["generators"] if g != "tabddpm"]
-        if others:
-            raise ConfigError(
-                f"defense.pia.generators: dp_sgd trains only tabddpm privately, got {others[0]!r}; "
-                "leave dp_sgd out of defense.pia.methods or list only tabddpm"
-            )
     if not 0.0 < float(settings["decoy"]) < 1.0:
         raise ConfigError(f"defense.pia.decoy must be in (0, 1), got {settings['decoy']!r}")
     from diffshare.validation import check_sweep  # the decoy and epsilons are path segments
 
     check_sweep("defense.pia.decoy", [settings["decoy"]])
     check_sweep("defense.pia.epsilons", list(settings.get("epsilons") or []))
+
+
+def skip_reason(defense: str, family: str, persistence: str) -> str | None:
+    """Why ``defense`` cannot defend a model of ``family`` (whose ``persistence`` is ``safe``
+    or ``sample_only``), or None when it can: DP-SGD needs diffshare's own training loop, which
+    only tabddpm has; decoy sampling draws more rows than it serves from a saved model, which a
+    sample-only family never has."""
+    if defense == "dp_sgd" and family != "tabddpm":
+        return (
+            f"dp_sgd trains only tabddpm privately (it needs our training loop; {family} has none)"
+        )
+    if defense == "decoy_sampling" and persistence == "sample_only":
+        return f"decoy_sampling draws from a saved model, and {family} is sample-only (never saved)"
+    return None
 
 
 # -- rebalance -----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ DEFENSE_COLUMNS = [
     "accuracy_hgb",
     "accuracy_gap_logreg",
     "accuracy_gap_hgb",
+    "skipped",
 ]
 #: Columns of results/defense/pia/{dataset}_leakage.csv.
 LEAKAGE_COLUMNS = [
@@ -41,7 +42,25 @@ LEAKAGE_COLUMNS = [
     "slope_ci_low",
     "slope_ci_high",
     "accuracy_gap_logreg",
+    "skipped",
 ]
+
+
+def with_skipped(
+    table: pd.DataFrame, skipped: Sequence[Sequence[str]], columns: Sequence[str]
+) -> pd.DataFrame:
+    """``table`` (a :func:`defense_table` or :func:`leakage_table`, whose ``skipped`` is empty)
+    followed by one row per defense left out for a family: ``skipped`` as ``[defense, setting,
+    generator, reason]``, the reason in column ``skipped`` and no figures, so that a reader sees
+    what was not run, and why."""
+    rows = pd.DataFrame(
+        [
+            {"defense": d, "setting": s, "generator": g, "skipped": reason}
+            for d, s, g, reason in skipped
+        ],
+        columns=list(columns),
+    )
+    return pd.concat([table, rows], ignore_index=True) if len(rows) else table
 
 
 def leakage_slope(true_ratio: Sequence[float], estimate: Sequence[float]) -> float:
@@ -101,7 +120,7 @@ def defense_table(estimates: pd.DataFrame, utility: pd.DataFrame) -> pd.DataFram
         key=lambda c: c.map(order) if c.name == "defense" else c,
         kind="stable",
     )
-    return table[DEFENSE_COLUMNS].reset_index(drop=True)
+    return table.assign(skipped="")[DEFENSE_COLUMNS].reset_index(drop=True)
 
 
 def leakage_table(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -127,4 +146,4 @@ def leakage_table(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                 "accuracy_gap_logreg": float(frame["accuracy_gap_logreg"].mean()),
             }
         )
-    return pd.DataFrame(rows, columns=LEAKAGE_COLUMNS)
+    return pd.DataFrame(rows, columns=LEAKAGE_COLUMNS[:-1]).assign(skipped="")

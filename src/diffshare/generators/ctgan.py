@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -41,6 +40,7 @@ from diffshare.generators.ctgan_storage import (
     save_synthesizer,
 )
 from diffshare.generators.formats import CTGAN_FORMAT
+from diffshare.generators.table_rows import conform_rows, plain_rows, row_layout
 from diffshare.generators.training import resolve_device
 
 log = logging.getLogger(__name__)
@@ -98,22 +98,9 @@ class CtganGenerator(BaseGenerator):
         """Train on ``table`` (rows of a prepared table described by ``schema``) in one call
         of the ``ctgan`` package, for the ``epochs`` of ``params``."""
         schema.check_table(table, "training table")
-        columns = [c for c in table.columns if c in schema.columns]
         discrete = [*schema.categorical, schema.label]
-        self.layout_ = {
-            "columns": columns,
-            "numeric": list(schema.numeric),
-            "integer": [c for c in schema.numeric if pd.api.types.is_integer_dtype(table[c])],
-            "categories": {
-                c: [str(v) for v in table[c].cat.categories]
-                if isinstance(table[c].dtype, pd.CategoricalDtype)
-                else sorted(table[c].astype(str).unique())
-                for c in discrete
-            },
-        }
-        data = table[columns].copy()
-        for column in discrete:
-            data[column] = data[column].astype(str)
+        self.layout_ = row_layout(table, schema)
+        data = plain_rows(table, self.layout_)
         options = {"enable_gpu": self._gpu(), **self.params}
         try:
             self.model_ = self._class(**options)
@@ -134,27 +121,7 @@ class CtganGenerator(BaseGenerator):
         if int(n) < 1:
             raise DiffshareError(f"number of samples must be at least 1, got {n}")
         self.model_.set_random_state(int(seed))
-        raw = self.model_.sample(int(n))
-        layout = self.layout_
-        data: dict[str, Any] = {}
-        for column in layout["columns"]:
-            if column in layout["categories"]:
-                categories = layout["categories"][column]
-                values = raw[column].astype(str)
-                unknown = sorted(set(values) - set(categories))
-                if unknown:
-                    raise DiffshareError(f"{self.kind} sampled unknown {column!r} values {unknown}")
-                data[column] = pd.Categorical(values, categories=categories)
-                continue
-            values = raw[column].to_numpy(dtype=np.float64)
-            if not np.isfinite(values).all():
-                raise DiffshareError(f"{self.kind} sampled non-finite values in {column!r}")
-            data[column] = (
-                np.round(values).astype(np.int64) if column in layout["integer"] else values
-            )
-        table = pd.DataFrame(data)
-        table.index = pd.RangeIndex(len(table), name="row_id")
-        return table
+        return conform_rows(self.model_.sample(int(n)), self.layout_, self.kind)
 
     def save(self, folder: str | os.PathLike) -> None:
         """Write ``config.json``, ``network.safetensors`` and ``transformer.safetensors`` into

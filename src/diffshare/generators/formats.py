@@ -7,6 +7,9 @@ TABULAR_DIFFUSION_FORMAT = "diffshare-tabular-diffusion"
 CTGAN_FORMAT = "diffshare-ctgan-2"
 IMAGE_DIFFUSION_FORMAT = "diffshare-image-diffusion"
 SNGAN_FORMAT = "diffshare-sngan"
+#: A plugin family's model (:mod:`diffshare.generators.plugins`): diffshare's config.json, the
+#: plugin's own files in ``model/``.
+PLUGIN_FORMAT = "diffshare-plugin"
 
 #: Formats no longer read, each with the one that replaced it: a folder in one is refused with a
 #: request to retrain. ``diffshare-ctgan`` held ctgan's own pickle (``model.pt``).

@@ -33,13 +33,26 @@ def sample_images(
     unconditional (property inference). A GAN samples unconditionally only.
     ``samplers[family]`` gives a diffusion family's sampler ``name`` and ``steps``."""
     start = time.perf_counter()
-    if model.family == "sngan":
+    if getattr(model, "plugin", None) is not None:  # a plugin family: sample(n[, labels], seed)
+        if conditional:
+            if not model.num_classes:
+                raise ConfigError(
+                    f"plugin family {model.family!r} was fitted without a class count; it "
+                    "cannot draw labelled samples"
+                )
+            labels = np.arange(n, dtype=np.int64) % model.num_classes
+            labels = np.random.default_rng(seed).permutation(labels)
+            images = ImageSet(model.sample(n, labels, seed=seed), {"y": labels})
+        else:
+            images = ImageSet(model.sample(n, seed=seed))
+        record: dict[str, Any] = {"family": model.family, "plugin": model.spec}
+    elif model.family == "sngan":
         if conditional:
             raise ConfigError(
                 "the SNGAN baseline is unconditional; it cannot draw labelled samples"
             )
         images = ImageSet(model.sample(n, seed=seed))
-        record: dict[str, Any] = {"family": "sngan"}
+        record = {"family": "sngan"}
     else:
         family = model.family
         setting = samplers.get(family)

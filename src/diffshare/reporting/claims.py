@@ -51,8 +51,6 @@ CLAIM_COLUMNS = [
     "n_seeds",
     "verdict",
 ]
-DIFFUSION = ("tabddpm", "ddpm", "edm")
-NON_DIFFUSION = ("ctgan", "tvae", "sngan")
 ACCURACY_BUDGET = 0.05
 T_TEST = "one-sided t test over seeds"
 
@@ -182,9 +180,28 @@ def _mi_xy_claims(selections: list[Mapping[str, Any]], level: float) -> list[dic
     return rows
 
 
-def pia_claims(table: pd.DataFrame, delta: float, level: float = 0.05) -> list[dict[str, Any]]:
+def pia_claims(
+    table: pd.DataFrame,
+    delta: float,
+    level: float = 0.05,
+    diffusion: Mapping[str, bool] | None = None,
+) -> list[dict[str, Any]]:
     """Claims 5 and 6 from a results/pia table (one row per generator, attack, true ratio,
-    query count and seed), at its largest query count."""
+    query count and seed), at its largest query count. ``diffusion``: whether each generator
+    family is a diffusion model (the registry's :attr:`~diffshare.generators.Family.diffusion`,
+    plugins included); every diffusion family is compared with every other family of the
+    table, in the table's order."""
+    if diffusion is None:
+        from diffshare.generators import FAMILIES
+
+        diffusion = {name: family.diffusion for name, family in FAMILIES.items()}
+    generators = list(dict.fromkeys(table["generator"]))
+    unknown = [g for g in generators if g not in diffusion]
+    if unknown:
+        raise DataError(
+            f"the PIA table's generators {unknown} are not registered families; say whether "
+            "each is a diffusion model"
+        )
     n = int(table["n_queries"].max())
     largest = table[table["n_queries"] == n]
     rows: list[dict[str, Any]] = []
@@ -207,23 +224,23 @@ def pia_claims(table: pd.DataFrame, delta: float, level: float = 0.05) -> list[d
         errors = group.pivot_table(
             index=["seed", "true_ratio"], columns="generator", values="abs_error"
         )
-        for diffusion in [g for g in DIFFUSION if g in errors.columns]:
-            for other in [g for g in NON_DIFFUSION if g in errors.columns]:
-                pairs = errors[[diffusion, other]].dropna()
-                differences = (pairs[other] - pairs[diffusion]).to_numpy()
+        for model in [g for g in generators if diffusion[g] and g in errors.columns]:
+            for other in [g for g in generators if not diffusion[g] and g in errors.columns]:
+                pairs = errors[[model, other]].dropna()
+                differences = (pairs[other] - pairs[model]).to_numpy()
                 if differences.size == 0:
                     continue
                 row = {
                     "claim": "diffusion_leaks_more",
                     "attack": attack,
-                    "generator": diffusion,
+                    "generator": model,
                     "baseline": other,
                     "description": (
-                        f"the {attack} estimate from {n} samples errs less on {diffusion} "
+                        f"the {attack} estimate from {n} samples errs less on {model} "
                         f"(diffusion) than on {other}"
                     ),
                     "test": "one-sided t test, paired over seeds and ratios: "
-                    f"abs_error({other}) - abs_error({diffusion}) > 0",
+                    f"abs_error({other}) - abs_error({model}) > 0",
                 }
                 row.update(_t_row(differences, 0.0, True, level))
                 n_seeds = pairs.index.get_level_values("seed").nunique()

@@ -1,0 +1,317 @@
+"""Property inference on anything: a table or an image set of samples, with or without the
+receiver's auxiliary data, outside the workflow (``diffshare infer``).
+
+:func:`infer_property` runs the workflow's estimator (:func:`diffshare.tracks.tabular.
+estimate_property` or :func:`diffshare.tracks.image.estimate_property`, so the same samples, seed
+and settings give the same estimates) and :func:`summarize` turns its per-repeat estimates into
+one row per attack: the mean estimate and a t interval over the repeats' disjoint query
+batches. That interval is **sampling noise only**: it says how much another draw of as many
+samples from the same model would move the estimate, not how far the model's own share (or a
+discriminator's bias) is from the share in the data it was trained on.
+
+A user's table comes without our dataset catalogue, so :func:`infer_schema` derives the column
+roles from the data: numeric columns are features as numbers, every other column a categorical
+feature, and the property column the discriminator's label.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from diffshare.attacks.pia.bounds import hoeffding_eps
+from diffshare.attacks.pia.property import Property
+from diffshare.data.images import ImageSet, resize
+from diffshare.data.schema import TableSchema
+from diffshare.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+#: Columns of ``diffshare infer``'s output, in order (``abs_error``, ``true_share`` only with a
+#: true share; ``tpr``, ``fpr`` are the discriminator's held-out rates, on its attacks' rows).
+COLUMNS = [
+    "property",
+    "attack",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "hoeffding_eps",
+    "n_queries",
+    "repeats",
+    "true_share",
+    "abs_error",
+    "tpr",
+    "fpr",
+]
+TABLE_ATTACKS = ("column", "aux", "aux_corrected")
+IMAGE_ATTACKS = ("aux", "aux_corrected")
+
+
+def parse_property(text: str) -> Property:
+    """``column=value`` as a :class:`Property`; :class:`ConfigError` naming the text."""
+    column, sep, value = str(text).partition("=")
+    if not sep or not column.strip() or not value.strip():
+        raise ConfigError(f"--property {text!r} must be COLUMN=VALUE, e.g. sex=Female")
+    return Property(column.strip(), value.strip())
+
+
+def default_attacks(modality: str, prop: Property, samples: Any, has_auxiliary: bool) -> list:
+    """The attacks that can run: ``column`` where the samples carry the property column,
+    ``aux`` and ``aux_corrected`` with auxiliary data."""
+    attacks = []
+    if modality == "table" and prop.column in samples.columns:
+        attacks.append("column")
+    if has_auxiliary:
+        attacks += ["aux", "aux_corrected"]
+    if not attacks:
+        raise DataError(
+            f"no attack can run: the samples have no column {prop.column!r} and no auxiliary "
+            "data (--aux) was given to train a discriminator on"
+        )
+    return attacks
+
+
+def infer_schema(
+    samples: pd.DataFrame, auxiliary: pd.DataFrame | None, prop: Property
+) -> TableSchema:
+    """The roles of a user's columns: those the samples (and the auxiliary table) share, numeric
+    ones as numbers, the others categorical with the categories a pandas categorical declares
+    (a table written by diffshare) or those the rows hold, sorted; the property column is the
+    label (and, for the schema's sake, the sensitive attribute)."""
+    columns = [c for c in samples.columns if auxiliary is None or c in auxiliary.columns]
+    if prop.column not in columns and auxiliary is not None and prop.column in auxiliary.columns:
+        columns.append(prop.column)
+    tables = [t for t in (samples, auxiliary) if t is not None]
+    numeric, categorical, categories = [], [], {}
+    for column in columns:
+        present = [t[column] for t in tables if column in t.columns]
+        if (
+            column != prop.column
+            and all(pd.api.types.is_numeric_dtype(v) for v in present)
+            and not any(isinstance(v.dtype, pd.CategoricalDtype) for v in present)
+        ):
+            numeric.append(column)
+            continue
+        declared = next(
+            (
+                list(map(str, v.cat.categories))
+                for v in present
+                if isinstance(v.dtype, pd.CategoricalDtype)
+            ),
+            None,
+        )
+        observed = sorted(set().union(*(set(v.astype(str).unique()) for v in present)))
+        if declared is not None:
+            declared += [v for v in observed if v not in declared]
+        categories[column] = declared if declared is not None else observed
+        if column != prop.column:
+            categorical.append(column)
+    return TableSchema(
+        numeric=numeric,
+        categorical=categorical,
+        label=prop.column,
+        positive=prop.value,
+        sensitive=prop.column,
+        privileged=prop.value,
+        categories=categories,
+    )
+
+
+def check_property(prop: Property, tables: dict[str, Any]) -> None:
+    """:class:`DataError` unless ``prop.value`` occurs in ``prop.column`` of some table (named
+    by role in ``tables``), naming the values it holds."""
+    present = {k: t for k, t in tables.items() if t is not None}
+    if not any(prop.column in table.columns for table in present.values()):
+        columns = sorted(set().union(*(map(str, t.columns) for t in present.values())))
+        raise DataError(
+            f"{' and '.join(present)} hold no property column {prop.column!r}; their columns "
+            f"are {columns}"
+        )
+    values: set[str] = set()
+    for table in present.values():
+        if prop.column in table.columns:
+            values |= set(table[prop.column].astype(str).str.strip().unique())
+    if prop.value not in values:
+        shown = sorted(values)[:20]
+        raise DataError(
+            f"the property value {prop.value!r} occurs in column {prop.column!r} of neither "
+            f"{' nor '.join(tables)}; the values there are {shown}"
+        )
+
+
+def infer_property(
+    samples: pd.DataFrame | ImageSet,
+    prop: Property,
+    *,
+    auxiliary: pd.DataFrame | ImageSet | None = None,
+    attacks: Sequence[str] | None = None,
+    queries: int = 1000,
+    repeats: int = 10,
+    seed: int = 0,
+    classifier: str | None = None,
+    params: dict[str, Any] | None = None,
+    holdout: float = 0.5,
+    schema: TableSchema | None = None,
+    device: str = "auto",
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every attack's estimates of the share of ``prop`` in the data behind ``samples``: the
+    per-repeat table of :func:`diffshare.attacks.pia.estimate.estimate_property` (columns
+    ``attack, n_queries, repeat, estimate``) and its record (the discriminator's rates).
+
+    Tables: ``schema`` (the prepared dataset's, as the workflow passes) or one derived from the
+    data (:func:`infer_schema`); ``classifier`` one of logreg, hgb (default), mlp. Images: the
+    auxiliary set (required) labels the property in its attribute ``prop.column``; the samples
+    are resized to its size; ``classifier`` cnn (default)."""
+    image = isinstance(samples, ImageSet)
+    if queries < 1 or repeats < 1:
+        raise ConfigError(f"--queries and --repeats must be at least 1, got {queries}, {repeats}")
+    needed = queries * repeats
+    if len(samples) < needed:
+        raise DataError(
+            f"{repeats} repeats of {queries} queries need {needed} samples, but the samples hold "
+            f"{len(samples)}; lower --queries or --repeats, or draw more samples"
+        )
+    if image:
+        return _infer_images(
+            samples, prop, auxiliary, attacks, queries, repeats, seed, classifier, params,
+            holdout, device,
+        )  # fmt: skip
+    from diffshare.tracks import tabular
+
+    if auxiliary is not None and prop.column not in auxiliary.columns:
+        raise DataError(
+            f"the auxiliary table has no property column {prop.column!r}; it has "
+            f"{list(auxiliary.columns)}"
+        )
+    check_property(prop, {"the samples": samples, "the auxiliary table": auxiliary})
+    attacks = list(attacks or default_attacks("table", prop, samples, auxiliary is not None))
+    _check_attacks(attacks, TABLE_ATTACKS, auxiliary is not None)
+    if "column" in attacks and prop.column not in samples.columns:
+        raise DataError(
+            f"the column attack reads the samples' column {prop.column!r}, which they lack; "
+            f"their columns are {list(samples.columns)}"
+        )
+    schema = schema or infer_schema(samples, auxiliary, prop)
+    discriminator = {"classifier": classifier or "hgb", "params": params or {}, "holdout": holdout}
+    return tabular.estimate_property(
+        samples,
+        auxiliary if auxiliary is not None else samples.iloc[:0],
+        prop,
+        schema=schema,
+        attacks=attacks,
+        queries=[queries],
+        repeats=repeats,
+        discriminator=discriminator,
+        seed=seed,
+    )
+
+
+def _check_attacks(attacks: Sequence[str], supported: Sequence[str], has_auxiliary: bool) -> None:
+    unknown = [a for a in attacks if a not in supported]
+    if unknown:
+        raise ConfigError(f"unknown attacks {unknown}; choose from {list(supported)}")
+    needing = [a for a in attacks if a in ("aux", "aux_corrected")]
+    if needing and not has_auxiliary:
+        raise ConfigError(
+            f"the attacks {needing} train a discriminator on the receiver's labelled auxiliary "
+            "data: give it with --aux"
+        )
+
+
+def _infer_images(
+    samples: ImageSet,
+    prop: Property,
+    auxiliary: ImageSet | None,
+    attacks: Sequence[str] | None,
+    queries: int,
+    repeats: int,
+    seed: int,
+    classifier: str | None,
+    params: dict[str, Any] | None,
+    holdout: float,
+    device: str,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from diffshare.tracks import image
+
+    if auxiliary is None:
+        raise ConfigError(
+            "property inference on images needs the receiver's labelled auxiliary images "
+            "(--aux: a .npz set or a folder with labels.csv) to train its discriminator"
+        )
+    if prop.column not in auxiliary.attributes:
+        raise DataError(
+            f"the auxiliary images have no attribute {prop.column!r} (they have "
+            f"{sorted(auxiliary.attributes)}); a folder gives them in labels.csv"
+        )
+    table = pd.DataFrame({prop.column: auxiliary.attributes[prop.column]})
+    check_property(prop, {"the auxiliary images": table})
+    attacks = list(attacks or IMAGE_ATTACKS)
+    _check_attacks(attacks, IMAGE_ATTACKS, True)
+    size = auxiliary.images.shape[1:3]
+    if samples.images.shape[-1] != auxiliary.images.shape[-1]:
+        raise DataError(
+            f"the samples have {samples.images.shape[-1]} channels and the auxiliary images "
+            f"{auxiliary.images.shape[-1]}: give both in colour or both in grey"
+        )
+    if samples.images.shape[1:3] != size:
+        if size[0] != size[1]:
+            raise DataError(f"auxiliary images must be square to resize samples to, got {size}")
+        samples = ImageSet(resize(samples.images, size[0]), samples.attributes)
+    discriminator = {"classifier": classifier or "cnn", "params": params or {}, "holdout": holdout}
+    return image.estimate_property(
+        samples,
+        auxiliary,
+        prop,
+        attacks=attacks,
+        queries=[queries],
+        repeats=repeats,
+        discriminator=discriminator,
+        seed=seed,
+        device=device,
+    )
+
+
+def summarize(
+    estimates: pd.DataFrame,
+    record: dict[str, Any],
+    prop: Property,
+    *,
+    delta: float = 0.05,
+    level: float = 0.95,
+    true_share: float | None = None,
+) -> pd.DataFrame:
+    """One row per attack and query count (:data:`COLUMNS`): the mean of the repeats'
+    estimates, its t interval at ``level`` over the repeats, clipped to [0, 1] (sampling noise
+    only; empty with one repeat), Hoeffding's eps at ``delta``, and the error against
+    ``true_share`` when given."""
+    from diffshare.reporting.summary import t_interval
+
+    if true_share is not None and not 0.0 <= true_share <= 1.0:
+        raise ConfigError(f"--true-share must be in [0, 1], got {true_share}")
+    rows = []
+    for (attack, n), group in estimates.groupby(["attack", "n_queries"], sort=False):
+        values = group.sort_values("repeat")["estimate"].to_numpy(dtype=np.float64)
+        mean, _, low, high = t_interval(values, level)
+        low, high = max(low, 0.0), min(high, 1.0)  # a share; NaN (one repeat) stays NaN
+        discriminated = attack in ("aux", "aux_corrected")
+        rows.append(
+            {
+                "property": f"{prop.column}={prop.value}",
+                "attack": attack,
+                "estimate": mean,
+                "ci_low": low,
+                "ci_high": high,
+                "hoeffding_eps": hoeffding_eps(int(n), delta),
+                "n_queries": int(n),
+                "repeats": len(values),
+                "true_share": true_share,
+                "abs_error": abs(mean - true_share) if true_share is not None else None,
+                "tpr": record.get("tpr") if discriminated else None,
+                "fpr": record.get("fpr") if discriminated else None,
+            }
+        )
+    return pd.DataFrame(rows, columns=COLUMNS)
