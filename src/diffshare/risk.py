@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 #: How precisely a receiver reads a share (the half-width of the interval) for each severity.
 LEAKAGE_SEVERITY = ((0.05, "high"), (0.10, "medium"))
-#: The attack whose estimate headlines a property, best first.
-HEADLINE_ATTACKS = ("aux_corrected", "column", "aux")
+#: The attack whose estimate headlines a property, first found first: the samples' own column
+#: (the share they carry, read exactly), else the corrected discriminator.
+HEADLINE_ATTACKS = ("column", "aux_corrected", "aux")
 
 Progress = Callable[[str], None]
 
@@ -112,22 +113,29 @@ def decoy_sampling_effect(
     estimate: Callable[[pd.DataFrame], pd.DataFrame],
     seed: int,
 ) -> dict[str, Any]:
-    """Decoy sampling replayed on a sample file: half of ``samples`` are served, chosen by the
-    property column so that exactly ``decoy`` of them have it
-    (:func:`diffshare.defenses.pia.decoy_samples`, drawing the file's rows in order), and
-    ``estimate(served)`` gives the receiver's rows on them."""
+    """Decoy sampling replayed on a sample file: as many rows are served as the file can fill
+    at share ``decoy`` (at most half of it), chosen by the property column so that exactly
+    ``decoy`` of them have it (:func:`diffshare.defenses.pia.decoy_samples`, drawing the file's
+    rows in order), and ``estimate(served)`` gives the receiver's rows on them."""
     from diffshare.defenses.pia import decoy_samples
 
-    served_n = len(samples) // 2
+    has = prop.indicator(samples, "the samples")
+    fill = min(
+        has.sum() / decoy if decoy > 0 else np.inf,
+        (len(has) - has.sum()) / (1 - decoy) if decoy < 1 else np.inf,
+    )
+    served_n = int(min(len(samples) // 2, np.floor(fill)))
+    if served_n < 2:
+        raise DataError(
+            f"the {len(samples)} samples hold {int(has.sum())} rows with the property: too few "
+            f"to serve any at a share of {decoy}"
+        )
     position = {"next": 0}
 
     def draw(count: int, _seed: int) -> pd.DataFrame:
         start = position["next"]
-        if start >= len(samples):
-            raise DataError(
-                f"decoy sampling ran out of the {len(samples)} samples: too few rows "
-                f"{'with' if decoy > 0.5 else 'without'} the property to serve a share of {decoy}"
-            )
+        if start >= len(samples):  # cannot happen when the fill above is right; never loop
+            raise DataError(f"decoy sampling used all {len(samples)} samples")
         position["next"] = start + count
         return samples.iloc[start : start + count]
 
@@ -137,7 +145,7 @@ def decoy_sampling_effect(
         n=served_n,
         decoy=decoy,
         seed=seed,
-        max_draw_factor=2.0,
+        max_draw_factor=len(samples) / served_n,
     )
     return {"served": served, "record": record, "estimates": estimate(served)}
 
@@ -268,14 +276,13 @@ def decoy_sampling_row(
 ) -> dict[str, Any]:
     """The defenses row of decoy sampling replayed on ``samples``
     (:func:`decoy_sampling_effect`): the receiver's headline estimate on the served rows."""
-    per_batch = max(1, min(settings.queries, (len(samples) // 2) // settings.repeats))
 
     def estimate(served: pd.DataFrame) -> pd.DataFrame:
         found, record = infer_property(
             served,
             prop,
             auxiliary=auxiliary,
-            queries=per_batch,
+            queries=max(1, min(settings.queries, len(served) // settings.repeats)),
             repeats=settings.repeats,
             seed=settings.seed,
             classifier=settings.classifier,

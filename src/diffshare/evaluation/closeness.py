@@ -8,9 +8,9 @@ share of 0.5 of its samples closer to the training rows (ties count half). A one
 binomial test asks whether the share is larger. Distances are Euclidean on one-hot categorical
 columns and numeric columns mapped to [0, 1] by the quantiles of training and holdout rows
 (scikit-learn's ``QuantileTransformer``), so that no wide or mostly-zero column (Adult's capital
-gain) decides the neighbours: each column weighs at most as much as one category change. The share agrees
-with SDMetrics' ``DCROverfittingProtection`` (which uses a Gower-like distance; tested) and takes
-a fraction of its time, and the binomial test and interval are what it lacks.
+gain) decides the neighbours: each column weighs at most as much as one category change. The
+share agrees with SDMetrics' ``DCROverfittingProtection`` (which uses a Gower-like distance;
+tested) and takes a fraction of its time; the binomial test and interval are what it lacks.
 """
 
 from __future__ import annotations
