@@ -1,4 +1,5 @@
-"""The README's "Use it on your own model" recipes, run as they are written on tiny data.
+"""The recipes of docs/own-model.md ("Use diffshare on your own model"), run as they are
+written on tiny data.
 
 Each recipe is a fenced block after a `<!-- recipe: NAME -->` comment (`file=F`: the block is
 the content of file F, written before the commands run). Commands run in a scratch folder that
@@ -29,7 +30,7 @@ RECIPE = re.compile(r"<!-- recipe: (\w+)(?: file=(\S+))? -->\n```\w*\n(.*?)```",
 def recipe(name: str) -> tuple[dict[str, str], list[list[str]]]:
     """The files (name -> content) and the commands (argument lists) of recipe ``name``."""
     files, commands = {}, []
-    for found, file, block in RECIPE.findall((REPO / "README.md").read_text()):
+    for found, file, block in RECIPE.findall((REPO / "docs" / "own-model.md").read_text()):
         if found != name:
             continue
         if file:
@@ -38,7 +39,7 @@ def recipe(name: str) -> tuple[dict[str, str], list[list[str]]]:
         for line in block.replace("\\\n", " ").splitlines():
             if line.strip() and not line.lstrip().startswith(("#", "pip ")):
                 commands.append(shlex.split(line))
-    assert commands, f"README has no commands for recipe {name!r}"
+    assert commands, f"docs/own-model.md has no commands for recipe {name!r}"
     return files, commands
 
 

@@ -24,11 +24,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from diffshare.errors import ConfigError, DataError, DiffshareError
 from diffshare.inputs import TABLE_SUFFIXES, binary_columns, is_table, read_images, read_table
+from diffshare.storage import json_ready, write_csv, write_json
 
 #: The samplers of our image diffusion families when a saved model is sampled from the command
 #: line (the config's defaults, image.samplers).
@@ -453,21 +453,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plain(value):
-    """JSON-ready: numpy scalars as Python ones, NaN as null."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def _write_rows(table: pd.DataFrame, path: str) -> None:
-    from diffshare.storage import write_csv, write_json
-
     if path.lower().endswith(".json"):
-        records = [{k: _plain(v) for k, v in row.items()} for row in table.to_dict("records")]
-        write_json(records, path)
+        write_json(json_ready(table.to_dict("records")), path)
     elif path.lower().endswith(".csv"):
         write_csv(table, path)
     else:
@@ -480,15 +468,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit":
             record = run_audit(args)
             if args.output:
-                from diffshare.storage import write_csv, write_json
-
                 if args.output.lower().endswith(".csv"):
                     write_csv(pd.DataFrame([record]), args.output)
                 else:
-                    write_json({k: _plain(v) for k, v in record.items()}, args.output)
+                    write_json(json_ready(record), args.output)
             width = max(map(len, record))
             for key, value in record.items():
-                shown = f"{value:.4g}" if isinstance(value, float) else json.dumps(_plain(value))
+                shown = (
+                    f"{value:.4g}" if isinstance(value, float) else json.dumps(json_ready(value))
+                )
                 print(f"{key:<{width}}  {shown}")
         elif args.command == "infer":
             if args.output:  # a bad name fails before minutes of work

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from diffshare.attacks.pia.bounds import hoeffding_eps
+from diffshare.attacks.pia.estimate import check_sample_count
 from diffshare.attacks.pia.property import Property
 from diffshare.data.images import ImageSet, resize
 from diffshare.data.schema import TableSchema
@@ -167,14 +168,9 @@ def infer_property(
     auxiliary set (required) labels the property in its attribute ``prop.column``; the samples
     are resized to its size; ``classifier`` cnn (default)."""
     image = isinstance(samples, ImageSet)
-    if queries < 1 or repeats < 1:
-        raise ConfigError(f"--queries and --repeats must be at least 1, got {queries}, {repeats}")
-    needed = queries * repeats
-    if len(samples) < needed:
-        raise DataError(
-            f"{repeats} repeats of {queries} queries need {needed} samples, but the samples hold "
-            f"{len(samples)}; lower --queries or --repeats, or draw more samples"
-        )
+    # before a discriminator is trained for nothing
+    hint = "; lower --queries or --repeats, or draw more samples"
+    check_sample_count(len(samples), queries, repeats, hint)
     if image:
         return _infer_images(
             samples, prop, auxiliary, attacks, queries, repeats, seed, classifier, params,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -29,11 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from diffshare.attacks.pia.estimate import UncorrectableError
 from diffshare.attacks.pia.property import Property
 from diffshare.data.images import ImageSet
 from diffshare.errors import DataError, DiffshareError
 from diffshare.inference import default_attacks, infer_property, summarize
 from diffshare.inputs import binary_columns
+from diffshare.storage import json_ready
 
 log = logging.getLogger(__name__)
 
@@ -48,21 +49,6 @@ Progress = Callable[[str], None]
 
 def _quiet(message: str) -> None:
     log.info("%s", message)
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready: numpy scalars as Python ones, NaN and infinities as None, recursively."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _leakage_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,9 +208,7 @@ def leakage_rows(
     )
     try:
         estimates, record = infer_property(samples, prop, **options)
-    except DataError as error:
-        if "aux_corrected" not in str(error):
-            raise
+    except UncorrectableError as error:
         notes.append(f"{_name(prop)}: aux_corrected left out: {error}")
         modality = "image" if image else "table"
         attacks = default_attacks(modality, prop, samples, auxiliary is not None)
@@ -425,7 +409,7 @@ def check_risks(
     elif reasons:
         skipped["defenses"] = "; ".join(reasons)
 
-    return plain(
+    return json_ready(
         {
             "tool": "diffshare check",
             "version": __version__,

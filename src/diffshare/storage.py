@@ -13,6 +13,7 @@ import functools
 import gzip
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from diffshare.errors import DataError
@@ -133,6 +135,22 @@ def write_csv(table: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write ``table`` to CSV atomically, without its index."""
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False)
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` ready for :func:`write_json`, recursively: numpy scalars and arrays as Python
+    values and lists, NaN and infinities as None (null)."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def write_json(data: Any, path: str | os.PathLike) -> None:

@@ -330,17 +330,12 @@ def audit_record(
 
 
 def json_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """An audit record ready for JSON: numpy scalars as Python ones, and the NaN of a test left
-    out of ``tests`` as None (null; :func:`diffshare.defenses.fpa_report.audit_table` reads it
-    back as NaN)."""
-    plain = {}
-    for key, value in record.items():
-        if isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and not np.isfinite(value):
-            value = None
-        plain[key] = value
-    return plain
+    """An audit record ready for JSON (:func:`diffshare.storage.json_ready`): the NaN of a test
+    left out of ``tests`` becomes None (null; :func:`diffshare.defenses.fpa_report.audit_table`
+    reads it back as NaN)."""
+    from diffshare.storage import json_ready
+
+    return json_ready(dict(record))
 
 
 # -- tables ------------------------------------------------------------------------------------

@@ -150,18 +150,13 @@ class PluginGenerator(BaseGenerator):
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str = "auto", **options: Any):
-        """The model saved in ``folder``; ``options`` must hold ``family``, ``plugin`` and
-        ``spec``, the family the caller expects and its class."""
+        """The model saved in ``folder``, read by
+        :func:`~diffshare.generators.load_generator` once its format and family are checked;
+        ``options`` must hold ``family``, ``plugin`` and ``spec``: the family and its class."""
         family, plugin, spec = options["family"], options["plugin"], options["spec"]
         description = read_model_config(folder, cls.format, cls.saved_files, cls.what)
-        if description.get("family") != family:
-            raise DataError(
-                f"saved model {folder} should be a {family} model, but its config.json names "
-                f"family {description.get('family')!r}"
-            )
         if not (Path(folder) / PLUGIN_FOLDER).is_dir():
             raise DataError(f"saved model {folder} lacks the plugin's folder {PLUGIN_FOLDER}/")
-        declared = check_plugin(plugin, f"generator family {family!r}")
         arguments = (
             {"device": device} if "device" in inspect.signature(plugin.load).parameters else {}
         )
@@ -174,7 +169,7 @@ class PluginGenerator(BaseGenerator):
                 f"saved model {folder}: {spec}.load failed: {type(error).__name__}: {error}"
             ) from error
         generator = cls(family, plugin, spec, model, description.get("num_classes"))
-        if declared["modality"] == "table":
+        if generator.modality == "table":
             layout = description.get("layout")
             if not isinstance(layout, dict):
                 raise DataError(f"{Path(folder) / 'config.json'} lacks the table layout")

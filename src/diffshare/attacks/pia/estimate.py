@@ -26,6 +26,11 @@ ATTACKS = ("column", "aux", "aux_corrected", "zero_shot")
 DISCRIMINATOR_ATTACKS = ("aux", "aux_corrected")
 
 
+class UncorrectableError(DataError):
+    """The discriminator is no better than chance (TPR <= FPR): ``aux_corrected`` cannot
+    correct its estimate, though the other attacks still can run."""
+
+
 def check_attacks(attacks: Sequence[str], supported: Sequence[str], track: str) -> bool:
     """Raise :class:`ConfigError` naming the ``attacks`` the ``track`` does not ``support``;
     return whether any of them needs a discriminator."""
@@ -35,18 +40,25 @@ def check_attacks(attacks: Sequence[str], supported: Sequence[str], track: str) 
     return any(a in DISCRIMINATOR_ATTACKS for a in attacks)
 
 
+def check_sample_count(n_samples: int, n_queries: int, repeats: int, hint: str = "") -> int:
+    """The samples ``repeats`` disjoint batches of ``n_queries`` need; :class:`ConfigError` for
+    a count below 1, :class:`DataError` (ending in ``hint``) when ``n_samples`` are fewer."""
+    if n_queries < 1 or repeats < 1:
+        raise ConfigError(f"query count and repeats must be positive, got {n_queries}, {repeats}")
+    needed = n_queries * repeats
+    if n_samples < needed:
+        raise DataError(
+            f"{repeats} disjoint batches of {n_queries} queries need {needed} samples, "
+            f"but there are {n_samples}{hint}"
+        )
+    return needed
+
+
 def batch_estimates(indicator: np.ndarray, n_queries: int, repeats: int) -> np.ndarray:
     """Means of ``repeats`` disjoint, consecutive batches of ``n_queries`` values, shape
     (repeats,)."""
     values = np.asarray(indicator, dtype=np.float64)
-    if n_queries < 1 or repeats < 1:
-        raise ConfigError(f"query count and repeats must be positive, got {n_queries}, {repeats}")
-    needed = n_queries * repeats
-    if len(values) < needed:
-        raise DataError(
-            f"{repeats} disjoint batches of {n_queries} queries need {needed} samples, "
-            f"but only {len(values)} were drawn"
-        )
+    needed = check_sample_count(len(values), n_queries, repeats)
     return values[:needed].reshape(repeats, n_queries).mean(axis=1)
 
 
@@ -54,7 +66,7 @@ def correct(estimates: np.ndarray, tpr: float, fpr: float) -> np.ndarray:
     """``(p_hat - FPR) / (TPR - FPR)`` clipped to [0, 1]: what a discriminator with these rates
     would report on data whose true share is the result."""
     if not tpr - fpr > 0.0:
-        raise DataError(
+        raise UncorrectableError(
             f"the property discriminator is no better than chance (TPR {tpr:.3f} <= FPR "
             f"{fpr:.3f}); its estimate cannot be corrected"
         )
@@ -127,7 +139,7 @@ def estimate_property(
         )
         record.update(rates)
         if "aux_corrected" in attacks and not rates["tpr"] - rates["fpr"] > 0.0:
-            raise DataError(
+            raise UncorrectableError(
                 f"discriminator {name!r} is no better than chance on the "
                 f"{rates['n_auxiliary_holdout']} held-out auxiliary rows (TPR {rates['tpr']:.3f} "
                 f"<= FPR {rates['fpr']:.3f}), so aux_corrected cannot correct its estimate; "
