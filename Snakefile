@@ -19,9 +19,10 @@ wildcard_constraints:
     seed=r"\d+",
     # Swept numbers are written by diffshare.config.sweep_value and match SWEEP_VALUE.
     source=rf"real|synthetic/(full|attack~[a-z_]+/alpha~{SWEEP_VALUE})",
-    subset=rf"full|attack~[a-z_]+/alpha~{SWEEP_VALUE}|ratio~{SWEEP_VALUE}",
+    subset=rf"full|attack~[a-z_]+/alpha~{SWEEP_VALUE}|(ratio|shadow)~{SWEEP_VALUE}",
     generator=family_pattern(FAMILIES),
     ratio=SWEEP_VALUE,
+    share=SWEEP_VALUE,
     attack="none|label_flip|mi_greedy",
     alpha=SWEEP_VALUE,
 

@@ -88,6 +88,9 @@ def test_check_with_every_input_writes_every_section_to_json(full_report):
     assert female["abs_error"] == pytest.approx(abs(female["estimate"] - 0.3))
     assert leaked["race=White", "column"]["true_share"] is None
     assert record["audit"]["label"] == "income" and record["audit"]["sensitive"] == "sex"
+    # The sharer's training rows are given: the audit's null counts their noise at their size.
+    assert record["audit"]["train_rows"] == 1500 and not record["audit"]["train_rows_assumed"]
+    assert isinstance(record["audit"]["distribution_shift"], bool)
     # Half the samples are the training rows the model "saw": closer to them than to unseen ones.
     assert record["closeness"]["share_closer_to_training"] > 0.6
     assert record["closeness"]["exact_copies"] > 0
@@ -213,3 +216,26 @@ def test_closeness_agrees_with_sdmetrics_dcr_overfitting_protection(small_adult)
     assert ours == pytest.approx(
         breakdown["synthetic_data_percentages"]["closer_to_training"], abs=0.04
     )
+
+
+def test_check_calibrates_on_request_and_states_the_cost(files, tmp_path, capsys):
+    """--calibrate adds a calibrated row per family with its interval, and a note with the
+    shadows' size and the seconds they took; without --label it says what to give."""
+    pytest.importorskip("sdv")
+    record_path = tmp_path / "report.json"
+    status, _, err = check(
+        files["samples"], "--property", "sex=Female", "--aux", files["aux"], "--label",
+        "income", "--calibrate", "gaussian_copula", "--shares", 0.2, 0.5, 0.8,
+        "--json", record_path, "--quiet", *SETTINGS, capsys=capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    record = json.loads(record_path.read_text())
+    (row,) = [r for r in record["leakage"] if r["attack"] == "calibrated (gaussian_copula)"]
+    assert row["ci_low"] <= row["estimate"] <= row["ci_high"] and row["calibration_seconds"] > 0
+    assert any("calibrated on gaussian_copula" in n and " s" in n for n in record["notes"])
+    status, _, err = check(
+        files["samples"], "--property", "sex=Female", "--aux", files["aux"], "--calibrate",
+        "gaussian_copula", "--json", record_path, "--quiet", *SETTINGS, capsys=capsys,
+    )  # fmt: skip
+    record = json.loads(record_path.read_text())
+    assert status == 0 and any("not calibrated" in n and "--label" in n for n in record["notes"])

@@ -49,9 +49,11 @@ def test_audit_table_has_one_row_per_shared_model(defended):
     for column in ("association_p_value", "c2st_p_value"):
         assert table[column].between(0, 1).all()
     assert table["flagged"].dtype == bool
-    # flagged is the Bonferroni rule over the two tests at level 0.05.
-    lowest = table[["association_p_value", "c2st_p_value"]].min(axis=1)
-    assert (table["flagged"] == (lowest <= 0.025)).all()
+    # flagged is the one-sided association test at level 0.05; distribution_shift the
+    # two-sample test's, apart; the training rows are tiny's fpa.subset_size.
+    assert (table["flagged"] == (table["association_p_value"] <= 0.05)).all()
+    assert (table["distribution_shift"] == (table["c2st_p_value"] <= 0.05)).all()
+    assert (table["train_rows"] == 200).all() and not table["train_rows_assumed"].any()
 
 
 def test_audit_statistics_can_be_recomputed_from_the_samples(defended):

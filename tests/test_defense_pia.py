@@ -21,11 +21,13 @@ from diffshare.defenses.pia import (
 from diffshare.defenses.pia_report import (
     DEFENSE_COLUMNS,
     LEAKAGE_COLUMNS,
+    PRIVACY_COLUMNS,
     defense_table,
     leakage_slope,
     leakage_table,
 )
 from diffshare.errors import ConfigError, DataError
+from diffshare.generators.dp_preprocessing import PublicDomain
 from diffshare.generators.dp_training import fit_private
 from diffshare.generators.tabddpm import TabularDiffusion, TabularDiffusionConfig
 
@@ -46,6 +48,11 @@ def one_torch_thread():
 def adult(catalogue):
     entry = {**catalogue["adult"], "max_rows": {"train": 1500, "test": 300}}
     return prepare(DatasetSpec.from_config("adult", entry, REPO))
+
+
+@pytest.fixture(scope="module")
+def domain(catalogue):
+    return PublicDomain.from_config("adult", catalogue["adult"]["domain"])
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +150,7 @@ def test_per_sample_loss_averages_to_the_training_loss(tiny_model, adult):
 
 
 @pytest.mark.parametrize("mode, accountant", [("ghost", "prv"), ("hooks", "rdp")])
-def test_dp_sgd_trains_a_tiny_table_and_reports_a_finite_epsilon(adult, mode, accountant):
+def test_dp_sgd_trains_a_tiny_table_and_reports_a_finite_epsilon(adult, domain, mode, accountant):
     train, _, schema = adult
     table = train.iloc[:300]
     model = TabularDiffusion(TabularDiffusionConfig(**TINY), seed=0)
@@ -151,6 +158,7 @@ def test_dp_sgd_trains_a_tiny_table_and_reports_a_finite_epsilon(adult, mode, ac
         model,
         table,
         schema,
+        domain=domain,
         target_epsilon=5.0,
         epochs=3,
         batch_size=64,
@@ -158,30 +166,50 @@ def test_dp_sgd_trains_a_tiny_table_and_reports_a_finite_epsilon(adult, mode, ac
         accountant=accountant,
     )
     assert math.isfinite(record["spent_epsilon"]) and 0 < record["spent_epsilon"] <= 5.0 * 1.01
+    assert record["epsilon_preprocessing"] == pytest.approx(0.5)  # the default share, 0.1
+    assert record["spent_epsilon"] == pytest.approx(0.5 + record["spent_epsilon_training"])
+    assert record["spent_epsilon_training"] <= record["epsilon_training"] * 1.01
     assert record["noise_multiplier"] > 0 and record["steps"] >= 1
     samples = model.sample(50, seed=0)
     assert list(samples.columns) == list(table.columns) and len(samples) == 50
 
 
-def test_smaller_epsilon_means_more_noise(adult):
+def test_smaller_epsilon_means_more_noise(adult, domain):
     train, _, schema = adult
     table = train.iloc[:300]
     noise = []
     for epsilon in (1.0, 10.0):
         model = TabularDiffusion(TabularDiffusionConfig(**TINY), seed=0)
         noise.append(
-            fit_private(model, table, schema, target_epsilon=epsilon, epochs=1, accountant="rdp")[
-                "noise_multiplier"
-            ]
+            fit_private(
+                model,
+                table,
+                schema,
+                domain=domain,
+                target_epsilon=epsilon,
+                epochs=1,
+                accountant="rdp",
+            )["noise_multiplier"]
         )
     assert noise[0] > 2 * noise[1]
 
 
-def test_dp_sgd_names_an_invalid_setting(adult):
+def test_dp_sgd_names_an_invalid_setting(adult, domain):
     train, _, schema = adult
     model = TabularDiffusion(TabularDiffusionConfig(**TINY), seed=0)
     with pytest.raises(ConfigError, match="target_epsilon=0"):
-        fit_private(model, train, schema, target_epsilon=0)
+        fit_private(model, train, schema, domain=domain, target_epsilon=0)
+    with pytest.raises(ConfigError, match="preprocessing_epsilon_share=1.0"):
+        fit_private(
+            model,
+            train,
+            schema,
+            domain=domain,
+            target_epsilon=1.0,
+            preprocessing_epsilon_share=1.0,
+        )
+    with pytest.raises(ConfigError, match="domain=None"):
+        fit_private(model, train, schema, domain=None, target_epsilon=1.0)
 
 
 # -- tables ---------------------------------------------------------------------------------------
@@ -247,6 +275,25 @@ def test_defense_table_gaps_and_leakage_over_seeds():
     half = 4.302652729911275 * 0.1 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(3)
     assert row["slope_ci_low"] == pytest.approx(0.1 - half)
     assert row["slope_ci_high"] == pytest.approx(0.1 + half)
+
+
+def test_dp_sgd_rows_carry_their_privacy_budget_split():
+    estimates, utility = synthetic_table([0.0, 0.1], defense="dp_sgd", setting="epsilon~1")
+    keys = ["defense", "setting", "generator", "true_ratio", "seed"]
+    privacy = utility.loc[utility["defense"] == "dp_sgd", keys].assign(
+        epsilon=1.0, delta=1e-5, epsilon_preprocessing=0.1, epsilon_training=0.9
+    )
+    table = defense_table(estimates, utility, privacy)
+    assert list(table.columns) == DEFENSE_COLUMNS
+    private = table[table["defense"] == "dp_sgd"]
+    assert (private["epsilon_preprocessing"] + private["epsilon_training"] == 1.0).all()
+    assert table.loc[table["defense"] == "none", PRIVACY_COLUMNS].isna().all().all()
+    leakage = leakage_table(table).set_index("defense")
+    assert list(leakage.reset_index().columns) == LEAKAGE_COLUMNS
+    assert leakage.loc["dp_sgd", "epsilon_training"] == pytest.approx(0.9)
+    assert math.isnan(leakage.loc["none", "epsilon"])
+    with pytest.raises(DataError, match="no privacy record for"):
+        defense_table(estimates, utility, privacy.iloc[1:])
 
 
 def test_one_seed_leaves_the_interval_empty():

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SHARED_SETTINGS, snakemake
-from diffshare.defenses.pia_report import DEFENSE_COLUMNS, LEAKAGE_COLUMNS
+from diffshare.defenses.pia_report import DEFENSE_COLUMNS, LEAKAGE_COLUMNS, PRIVACY_COLUMNS
 from diffshare.storage import read_json
 
 pytestmark = pytest.mark.workflow
@@ -54,7 +54,12 @@ def test_table_has_every_defense_ratio_and_query_count(defended):
         ("decoy_sampling", "decoy~0.5", "tabddpm"): 12,
         ("dp_sgd", "epsilon~10", "tabddpm"): 12,
     }
-    assert run[DEFENSE_COLUMNS[7:-1]].notna().all().all()
+    figures = [c for c in DEFENSE_COLUMNS[7:-1] if c not in PRIVACY_COLUMNS]
+    assert run[figures].notna().all().all()
+    private = run["defense"] == "dp_sgd"  # the budget split of dp_sgd rows only
+    assert run.loc[private, PRIVACY_COLUMNS].notna().all().all()
+    assert run.loc[~private, PRIVACY_COLUMNS].isna().all().all()
+    assert (run.loc[private, "epsilon"] == 10).all()
     assert (
         run.loc[run["defense"] == "none", ["accuracy_gap_logreg", "accuracy_gap_hgb"]]
         .eq(0)
@@ -101,4 +106,8 @@ def test_rebalanced_tables_and_private_models_record_what_they_did(defended):
         privacy = read_json(base / f"models/adult/tabddpm/dp_sgd/epsilon~10/{run}/privacy.json")
         assert math.isfinite(privacy["spent_epsilon"]) and privacy["spent_epsilon"] <= 10.0 * 1.01
         assert privacy["delta"] == 1e-5 and privacy["steps"] >= 1
+        assert privacy["noise"] == "os_entropy"  # dp_sgd.reproducible_noise: false, the default
+        assert privacy["epsilon_preprocessing"] + privacy["epsilon_training"] == 10.0
+        releases = privacy["preprocessing"]["releases"]
+        assert sum(r["epsilon"] for r in releases) == pytest.approx(1.0)
     assert (defended / FIGURE).stat().st_size > 10_000

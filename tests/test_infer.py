@@ -349,3 +349,53 @@ def test_infer_draws_samples_from_a_saved_plugin_model(small_adult, tmp_path, ca
     row = out.splitlines()[1].split()
     # column attack on 800 rows drawn column by column from the training values
     assert row[1] == "column" and abs(float(row[9])) < 0.06
+
+
+# -- calibration ----------------------------------------------------------------------------------
+def test_infer_calibrates_on_shadow_models_and_spans_the_families(
+    files, tmp_path, capsys, monkeypatch
+):
+    """--calibrate trains one shadow per share on the auxiliary rows, per family: each family's
+    row has a prediction interval around its estimate, the cost in seconds and the shadows'
+    size; with two families a last row spans both."""
+    pytest.importorskip("sdv")
+    from diffshare import inference
+
+    monkeypatch.setitem(inference.SHADOW_SETTINGS, "tabddpm", {"steps": 40, "hidden_dims": [32]})
+    out = tmp_path / "calibrated.csv"
+    status, _, err = infer(
+        files["samples.parquet"], "--property", "sex=Female", "--aux", files["aux.parquet"],
+        "--attacks", "column", "--queries", 100, "--repeats", 3,
+        "--calibrate", "gaussian_copula", "tabddpm", "--label", "income",
+        "--shares", 0.2, 0.5, 0.8, "--shadow-rows", 400, "--true-share", 0.33,
+        "--output", out, capsys=capsys,
+    )  # fmt: skip
+    assert status == 0, err
+    rows = pd.read_csv(out).set_index("attack")
+    calibrated = ["calibrated (gaussian_copula)", "calibrated (tabddpm)", "calibrated (any family)"]
+    assert list(rows.index) == ["column", *calibrated]
+    mine = rows.loc[calibrated]
+    assert (mine["ci_low"] <= mine["estimate"]).all()
+    assert (mine["estimate"] <= mine["ci_high"]).all()
+    assert (mine["shadow_rows"] == 400).all() and (mine["calibration_seconds"] > 0).all()
+    assert mine.loc["calibrated (any family)", "ci_low"] == mine["ci_low"].min()
+    assert mine.loc["calibrated (any family)", "ci_high"] == mine["ci_high"].max()
+    assert mine["abs_error"].notna().all()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--calibrate", "sngan", "--label", "income"], "not a table family"),
+        (["--calibrate", "tabddpm"], "--label"),
+        (["--calibrate", "tabddpm", "--label", "sex"], "property's column"),
+        (["--calibrate", "tabddpm", "--label", "nope"], "'nope' is not a column"),
+        (["--calibrate", "tabddpm", "--label", "income", "--shares", 0.2, 0.8], "three distinct"),
+    ],
+)
+def test_bad_calibration_options_exit_2_naming_them(files, extra, message, capsys):
+    status, _, err = infer(
+        files["samples.parquet"], "--property", "sex=Female", "--aux", files["aux.parquet"],
+        "--attacks", "column", "--queries", 100, "--repeats", 2, *extra, capsys=capsys,
+    )  # fmt: skip
+    assert status == 2 and message in err

@@ -84,6 +84,8 @@ def full_record() -> dict:
         "audit": {
             "n_samples": 10000,
             "n_reference": 500,
+            "train_rows": 6000,
+            "train_rows_assumed": False,
             "mi_sy": 0.0123,
             "mi_sy_ci_low": 0.01,
             "mi_sy_ci_high": 0.015,
@@ -92,11 +94,14 @@ def full_record() -> dict:
             "dp_gap_ci_low": 0.17,
             "dp_gap_ci_high": 0.21,
             "dp_gap_reference": 0.18,
+            "association_excess": 0.01,
+            "association_se": 0.024,
             "association_z": 0.42,
-            "association_p_value": 0.67,
+            "association_p_value": 0.34,
             "c2st_accuracy": 0.52,
             "c2st_n_test": 500,
             "c2st_p_value": 0.19,
+            "distribution_shift": False,
             "flagged": False,
             "label": "income",
             "sensitive": "sex",
@@ -189,6 +194,15 @@ def test_a_flagged_audit_says_so():
     record["audit"]["flagged"] = True
     assert '<span class="verdict flagged">FLAGGED</span>' in render_html(record)
     assert "**FLAGGED**" in render_markdown(record)
+
+
+def test_a_distribution_shift_is_shown_apart_from_the_verdict():
+    record = full_record()
+    record["audit"].update(distribution_shift=True, train_rows=500, train_rows_assumed=True)
+    text = render_markdown(record)
+    assert "**passed**" in text and "no sign of poisoning" in text
+    assert "distribution shift (not a verdict)" in text and "shift: yes" in text
+    assert "training rows 500, assumed" in text and "assumed 500" in text
 
 
 def test_the_markdown_has_the_same_sections_as_tables():

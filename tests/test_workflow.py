@@ -1,7 +1,9 @@
 """The real snakemake command on the tiny config: outputs, recomputable metrics, and caching."""
 
+import json
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -246,7 +248,8 @@ def tiny_pia(tiny_run):
 def test_pia_table_has_a_row_per_generator_attack_ratio_and_query_count(tiny_pia):
     table = pd.read_csv(tiny_pia / "results/pia/adult.csv")
     assert list(table.columns[: len(PIA_COLUMNS)]) == PIA_COLUMNS
-    assert len(table) == 3 * 3 * 2 * 2  # generators x attacks x ratios x query counts (1 seed)
+    assert len(table) == 3 * 4 * 2 * 2  # generators x attacks x ratios x query counts (1 seed)
+    assert set(table["attack"]) == {"column", "aux", "aux_corrected", "calibrated"}
     assert set(table["generator"]) == {"tabddpm", "ctgan", "tvae"}
     assert set(table["true_ratio"]) == {0.3, 0.7} and set(table["n_queries"]) == {20, 50}
     assert table["hoeffding_eps"].tolist() == pytest.approx(
@@ -269,6 +272,36 @@ def test_pia_stages_write_exact_subsets_and_enough_samples(tiny_pia):
     for generator in ("tabddpm", "ctgan", "tvae"):
         samples = tiny_pia / f"results/samples/adult/{generator}/ratio~0.7/seed~0/samples.parquet"
         assert len(pd.read_parquet(samples)) == 50 * 4  # largest query count x repeats
+
+
+def test_calibrated_rows_come_from_shadow_models_of_each_family(tiny_pia):
+    """One shadow set per share of the auxiliary data, one shadow model per family and share,
+    one calibration per family and seed; the calibrated rows' intervals are their own (not
+    Hoeffding's) and every target is also calibrated with every other family's shadows."""
+    shadow = tiny_pia / "results/subsets/adult/shadow~0.05/seed~0"
+    record = yaml.safe_load((shadow / "subset.json").read_text())
+    table = pd.read_parquet(shadow / "table.parquet")
+    assert len(table) == record["size"] <= 100 and record["n_pool"] == 300  # the test split
+    for family in ("tabddpm", "ctgan", "tvae"):
+        calibration = json.loads(
+            (tiny_pia / f"results/pia/calibration/adult/{family}/seed~0.json").read_text()
+        )
+        assert calibration["shares"] == pytest.approx([0.05, 0.25, 0.5, 0.75, 0.95], abs=0.01)
+        assert calibration["attack"] == "column" and set(calibration["sampling_var"]) == {
+            "20",
+            "50",
+        }
+    pia = pd.read_csv(tiny_pia / "results/pia/adult.csv")
+    calibrated = pia[pia["attack"] == "calibrated"]
+    assert calibrated["coverage"].between(0, 1).all()
+    assert not np.allclose(calibrated["interval_width"], 2 * calibrated["hoeffding_eps"])
+    raw = pia[pia["attack"] != "calibrated"]
+    assert (raw["coverage"] == raw["within_bound_rate"]).all()
+    result = snakemake(tiny_pia, "results/pia/calibration/adult.csv", "--cores", "2")
+    assert result.returncode == 0, result.stderr
+    sensitivity = pd.read_csv(tiny_pia / "results/pia/calibration/adult.csv")
+    assert set(sensitivity["calibrated_with"]) == {"tabddpm", "ctgan", "tvae", "any family"}
+    assert len(sensitivity) == 3 * 4 * 2  # targets x calibrations x query counts (1 seed)
 
 
 def test_new_ratio_reruns_only_its_jobs(tiny_pia):

@@ -41,7 +41,8 @@ DIFFUSERS = "diffusers"
 INTERVAL_NOTE = (
     "ci_low and ci_high are a t interval over the repeats' disjoint query batches: the sampling "
     "noise of the estimate only, not the model's own distortion of the share nor the "
-    "discriminator's bias."
+    "discriminator's bias; the calibrated rows (--calibrate) give a prediction interval that "
+    "covers those too, fitted on shadow models of the family trained on the auxiliary data."
 )
 
 
@@ -156,8 +157,13 @@ def read_auxiliary(path: str | None, samples: Any) -> Any:
 
 # -- the commands --------------------------------------------------------------------------------
 def run_audit(args: argparse.Namespace) -> dict:
-    from diffshare.defenses.audit import DEFAULT_C2ST, audit_samples
+    from diffshare.defenses.audit import DEFAULT_C2ST, audit_samples, check_train_rows
 
+    train_rows = None
+    if args.train_rows is not None:
+        train_rows = check_train_rows(args.train_rows.strip(), "--train-rows")
+    if not (args.tolerance >= 0):  # NaN too
+        raise ConfigError(f"--tolerance must be a number >= 0, got {args.tolerance}")
     samples = read_table(args.samples, "samples")
     reference = read_table(args.reference, "reference")
     tables = {f"samples {args.samples}": samples, f"reference {args.reference}": reference}
@@ -171,12 +177,37 @@ def run_audit(args: argparse.Namespace) -> dict:
         y_samples=y_samples,
         s_reference=s_reference,
         y_reference=y_reference,
+        train_rows=train_rows,
         level=args.level,
         tests=args.tests,
+        tolerance=args.tolerance,
         n_bootstrap=args.bootstrap,
         classifier=DEFAULT_C2ST,
         seed=args.seed,
     )
+
+
+def audit_notes(record: dict, level: float) -> list[str]:
+    """What the audit's verdict and its separate distribution signal mean, and what was
+    assumed, as lines printed under the record."""
+    verdict = "FLAGGED" if record["flagged"] else "not flagged"
+    lines = [
+        f"verdict: {verdict} (one-sided association test at level {level:g}: is the samples' "
+        "|demographic-parity gap| above the reference's by more than an honest model's "
+        "sampling noise?)"
+    ]
+    if record["distribution_shift"] is not None:
+        shift = "yes" if record["distribution_shift"] else "no"
+        lines.append(
+            f"distribution_shift: {shift} (two-sample test at level {level:g}; not a verdict: "
+            "an honest but imperfect generator shows it too)"
+        )
+    if record["train_rows_assumed"]:
+        lines.append(
+            f"train_rows: assumed {record['train_rows']} (the smaller of the samples' and the "
+            "reference's rows; give --train-rows N, the rows the model was trained on)"
+        )
+    return lines
 
 
 def run_infer(args: argparse.Namespace) -> pd.DataFrame:
@@ -199,7 +230,48 @@ def run_infer(args: argparse.Namespace) -> pd.DataFrame:
         holdout=args.holdout,
         device=args.device,
     )
-    return summarize(estimates, record, prop, delta=args.delta, true_share=args.true_share)
+    rows = summarize(estimates, record, prop, delta=args.delta, true_share=args.true_share)
+    if not args.calibrate:
+        return rows
+    calibrated = run_calibration(args, estimates, prop, samples, auxiliary, progress)
+    if args.true_share is not None:
+        calibrated["true_share"] = args.true_share
+        calibrated["abs_error"] = (calibrated["estimate"] - args.true_share).abs()
+    return pd.concat([rows, calibrated], ignore_index=True)
+
+
+def calibration_families(names: Sequence[str]) -> list[str]:
+    """``--calibrate`` names: table families, or ``all`` for every registered one."""
+    from diffshare.generators import registered_families
+
+    families = {n: f for n, f in registered_families().items() if f.modality == "table"}
+    chosen = list(families) if list(names) == ["all"] else list(dict.fromkeys(names))
+    unknown = [n for n in chosen if n not in families]
+    if unknown:
+        raise ConfigError(
+            f"--calibrate {unknown}: not a table family; choose from {list(families)} or all"
+        )
+    return chosen
+
+
+def run_calibration(args, estimates, prop, samples, auxiliary, progress) -> pd.DataFrame:
+    """The calibrated rows of ``diffshare infer`` and ``diffshare check`` (--calibrate)."""
+    from diffshare.inference import calibrate_inference
+
+    if not isinstance(samples, pd.DataFrame):
+        raise ConfigError(
+            "--calibrate trains table families on the auxiliary rows; for images run the "
+            "workflow's calibrated attack (image.pia.attacks)"
+        )
+    if auxiliary is None or not args.label:
+        raise ConfigError("--calibrate needs --aux (the shadows' training rows) and --label")
+    families = calibration_families(args.calibrate)
+    progress(f"calibrating on {', '.join(families)}: {len(args.shares)} shadow models each")
+    return calibrate_inference(
+        estimates, prop, auxiliary, families=families, label=args.label, shares=args.shares,
+        queries=args.queries, repeats=args.repeats, seed=args.seed, delta=args.delta,
+        max_rows=args.shadow_rows, progress=progress,
+    )  # fmt: skip
 
 
 def parse_true_shares(entries: Sequence[str] | None) -> dict[str, float]:
@@ -256,6 +328,10 @@ def run_check(args: argparse.Namespace) -> dict[str, Any]:
             level=args.level,
             decoy=args.decoy,
             device=args.device,
+            calibrate=tuple(calibration_families(args.calibrate or [])),
+            label=args.label,
+            shares=tuple(args.shares),
+            shadow_rows=args.shadow_rows,
         ),
         progress=progress,
     )
@@ -302,6 +378,47 @@ def _sample_options(parser: argparse.ArgumentParser) -> None:
         help="a plugin family not installed by entry point (repeatable)",
     )
     group.add_argument("--device", default="auto", help="auto, cpu or cuda (auto)")
+
+
+def _calibration_options(parser: argparse.ArgumentParser, label: bool = True) -> None:
+    group = parser.add_argument_group(
+        "calibration",
+        "shadow models of a family trained on the auxiliary table at known shares turn the raw "
+        "estimate into a calibrated one with a 1 - delta prediction interval; each family costs "
+        "one trained model per share (tabddpm about a minute each on two CPU cores, CTGAN "
+        "several), and the rows report the seconds spent",
+    )
+    group.add_argument(
+        "--calibrate",
+        nargs="+",
+        metavar="FAMILY",
+        help="families to calibrate on (tabddpm, ctgan, tvae, ...; all: every table family, "
+        "and a last row spanning them, for a model whose family is unknown)",
+    )
+    if label:  # check has --label already (the audit's), the same column
+        group.add_argument("--label", help="the label column the shared model was trained with")
+    group.add_argument(
+        "--shares",
+        nargs="+",
+        type=float,
+        default=[0.05, 0.25, 0.5, 0.75, 0.95],
+        help="the shadows' shares (at least three; default 0.05 0.25 0.5 0.75 0.95)",
+    )
+    group.add_argument(
+        "--shadow-rows",
+        type=_positive_int,
+        help="cap on each shadow's rows (default: as many as the auxiliary table allows)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def _estimate_options(parser: argparse.ArgumentParser) -> None:
@@ -362,6 +479,7 @@ def _parser() -> argparse.ArgumentParser:
         "--true-share", type=float, help="the true share, where known: adds abs_error"
     )
     infer.add_argument("--delta", type=float, default=0.05, help="Hoeffding's confidence (0.05)")
+    _calibration_options(infer)
     infer.add_argument("--output", help="write the rows to this .csv or .json file")
 
     check = commands.add_parser(
@@ -402,6 +520,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--decoy", type=float, default=0.5, help="the defenses' decoy share (0.5)")
     check.add_argument("--level", type=float, default=0.05, help="tests' level (0.05)")
     _estimate_options(check)
+    _calibration_options(check, label=False)
     check.add_argument("--html", help="write the report page here")
     check.add_argument("--json", help="write the record here")
     check.add_argument(
@@ -413,9 +532,13 @@ def _parser() -> argparse.ArgumentParser:
         help="audit a shared model's samples against trusted real rows",
         description=(
             "Audit a shared model's samples against a trusted reference of real rows: I(S;Y) and "
-            "the label's demographic-parity gap with bootstrap intervals, a Wald z test that the "
-            "samples' S-Y gap equals the reference's, and a classifier two-sample test of the "
-            "whole table. FLAGGED when a test's p-value is at most LEVEL / number of tests."
+            "the label's demographic-parity gap with bootstrap intervals, a one-sided test that "
+            "the samples' gap exceeds in magnitude what an honest model trained on TRAIN_ROWS "
+            "rows would show (sampling noise of the reference, the samples and the training "
+            "rows), and a classifier two-sample test of the whole table. FLAGGED when the "
+            "association test's p-value is at most LEVEL. The two-sample test is reported as "
+            "distribution_shift and never flags: every imperfect generator's samples differ "
+            "from real rows, poisoned or not."
         ),
     )
     from diffshare.defenses.audit import TESTS
@@ -431,9 +554,27 @@ def _parser() -> argparse.ArgumentParser:
         "--privileged",
         help="the sensitive column's privileged value (default: the larger, sorted as text)",
     )
+    audit.add_argument(
+        "--train-rows",
+        metavar="N",
+        help=(
+            "rows the shared model was trained on (default: assumed as few as the smaller of "
+            "the samples and the reference, which widens the test; the output says so)"
+        ),
+    )
     audit.add_argument("--level", type=float, default=0.05, help="false-alarm rate (0.05)")
     audit.add_argument(
-        "--tests", nargs="+", choices=TESTS, default=list(TESTS), help="tests to run (both)"
+        "--tests",
+        nargs="+",
+        choices=TESTS,
+        default=list(TESTS),
+        help="tests to run (both; association is required, distribution is optional)",
+    )
+    audit.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="rise of the gap's magnitude accepted from an honest model (0)",
     )
     audit.add_argument("--bootstrap", type=int, default=1000, help="bootstrap draws (1000)")
     audit.add_argument("--seed", type=int, default=0, help="seed of every random draw (0)")
@@ -478,6 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{value:.4g}" if isinstance(value, float) else json.dumps(json_ready(value))
                 )
                 print(f"{key:<{width}}  {shown}")
+            for line in audit_notes(record, args.level):
+                print(line)
         elif args.command == "infer":
             if args.output:  # a bad name fails before minutes of work
                 _check_output(args.output, (".csv", ".json"))

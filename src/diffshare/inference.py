@@ -48,6 +48,16 @@ COLUMNS = [
     "tpr",
     "fpr",
 ]
+#: Columns a calibrated run adds: the rows of each shadow set, and the seconds the shadows of
+#: that family took (training, sampling, attacking).
+CALIBRATION_COLUMNS = ["shadow_rows", "calibration_seconds"]
+#: The settings of a shadow model of each built-in table family: the workflow's PIA defaults
+#: (tabddpm at pia.generator_steps, CTGAN and TVAE at generator.ctgan/tvae); plugins their own.
+SHADOW_SETTINGS = {
+    "tabddpm": {"steps": 1500},
+    "ctgan": {"epochs": 300, "batch_size": 500},
+    "tvae": {"epochs": 300, "batch_size": 500},
+}
 TABLE_ATTACKS = ("column", "aux", "aux_corrected")
 IMAGE_ATTACKS = ("aux", "aux_corrected")
 
@@ -311,3 +321,140 @@ def summarize(
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def calibrate_inference(
+    estimates: pd.DataFrame,
+    prop: Property,
+    auxiliary: pd.DataFrame,
+    *,
+    families: Sequence[str],
+    label: str,
+    shares: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
+    attack: str | None = None,
+    queries: int = 1000,
+    repeats: int = 10,
+    seed: int = 0,
+    delta: float = 0.05,
+    max_rows: int | None = None,
+    schema: TableSchema | None = None,
+    progress: Any = None,
+) -> pd.DataFrame:
+    """Calibrated rows (:data:`COLUMNS` plus :data:`CALIBRATION_COLUMNS`) for a table's raw
+    ``estimates`` (of :func:`infer_property`): per family, shadow models trained on the
+    receiver's ``auxiliary`` rows at each of ``shares`` (as the sharer trains, with ``label`` as
+    the model's label), attacked alike, fitted
+    (:func:`~diffshare.attacks.pia.calibration.fit_calibration`) and inverted for the mean of
+    the target's repeats: an estimate and a ``1 - delta`` prediction interval (``ci_low``,
+    ``ci_high``). With more than one family, a last row ``calibrated (any family)`` spans
+    them all: the honest answer when the family is unknown.
+
+    ``attack``: the raw attack calibrated (``column`` where the estimates have it, else
+    ``aux``); ``max_rows``: the shadows' size cap (default: as large as the auxiliary rows allow
+    at every share)."""
+    import time
+
+    from diffshare.attacks.pia.calibration import check_grid, fit_calibration, shadow_size
+    from diffshare.attacks.pia.property import ratio_rows
+    from diffshare.generators import make_generator
+
+    if not families:
+        raise ConfigError("calibration needs at least one generator family (--calibrate)")
+    if label not in auxiliary.columns:
+        raise DataError(
+            f"--label {label!r} is not a column of the auxiliary table; it has "
+            f"{list(auxiliary.columns)}"
+        )
+    if label == prop.column:
+        raise ConfigError(f"--label {label!r} is the property's column; name the model's label")
+    available = list(dict.fromkeys(estimates["attack"]))
+    attack = attack or ("column" if "column" in available else "aux")
+    if attack not in available:
+        raise ConfigError(f"cannot calibrate attack {attack!r}: the estimates hold {available}")
+    shares = check_grid(shares, "--shares")
+    has = prop.indicator(auxiliary, "the auxiliary table")
+    size = shadow_size(has, shares, max_rows or len(auxiliary))
+    values = sorted(map(str, auxiliary[label].astype(str).unique()))
+    train_schema = infer_schema(auxiliary, None, Property(label, values[-1]))
+    estimate_schema = schema or infer_schema(auxiliary, None, prop)
+    raw = estimates[estimates["attack"] == attack]
+    n = int(raw["n_queries"].max())
+    raw_mean = float(raw[raw["n_queries"] == n]["estimate"].mean())
+    rows, intervals = [], []
+    for family in families:
+        start = time.perf_counter()
+        shadows = []
+        for share in shares:
+            if progress:
+                progress(f"calibrating on {family}: shadow at share {share:g} ({size} rows)")
+            picked = ratio_rows(has, share, size, seed, what=f"property {prop}")
+            model = make_generator(family, SHADOW_SETTINGS.get(family, {}), seed=seed)
+            model.fit(auxiliary.iloc[picked].reset_index(drop=True), train_schema)
+            drawn = model.sample(n * repeats, seed=seed)
+            shadow, _ = infer_property(
+                drawn, prop, auxiliary=auxiliary, attacks=[attack], queries=n,
+                repeats=repeats, seed=seed, schema=estimate_schema,
+            )  # fmt: skip
+            shadows.append(shadow.assign(true_ratio=float(has[picked].mean())))
+        calibration = fit_calibration(pd.concat(shadows, ignore_index=True), attack)
+        estimate, low, high = calibration.interval(raw_mean, n, delta, repeats=repeats)
+        intervals.append((estimate, low, high))
+        rows.append(
+            _calibrated_row(
+                f"calibrated ({family})",
+                prop,
+                estimate,
+                low,
+                high,
+                n,
+                repeats,
+                delta,
+                size,
+                time.perf_counter() - start,
+            )  # fmt: skip
+        )
+    if len(families) > 1:
+        lows, highs = [i[1] for i in intervals], [i[2] for i in intervals]
+        estimate = float(np.median([i[0] for i in intervals]))
+        seconds = sum(r["calibration_seconds"] for r in rows)
+        rows.append(
+            _calibrated_row(
+                "calibrated (any family)",
+                prop,
+                estimate,
+                min(lows),
+                max(highs),
+                n,
+                repeats,
+                delta,
+                size,
+                seconds,
+            )  # fmt: skip
+        )
+    return pd.DataFrame(rows, columns=COLUMNS + CALIBRATION_COLUMNS)
+
+
+def _calibrated_row(
+    attack: str,
+    prop: Property,
+    estimate: float,
+    low: float,
+    high: float,
+    n: int,
+    repeats: int,
+    delta: float,
+    size: int,
+    seconds: float,
+) -> dict[str, Any]:
+    return {
+        "property": f"{prop.column}={prop.value}",
+        "attack": attack,
+        "estimate": estimate,
+        "ci_low": low,
+        "ci_high": high,
+        "hoeffding_eps": hoeffding_eps(n, delta),
+        "n_queries": n,
+        "repeats": repeats,
+        "shadow_rows": size,
+        "calibration_seconds": seconds,
+    }

@@ -72,11 +72,23 @@ def _leakage_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _audit_summary(audit: Mapping[str, Any], level: float) -> dict[str, Any]:
+    """The audit's summary line: the verdict (the one-sided association test, which alone sets
+    the severity) and, apart, whether the two-sample test sees a distribution shift."""
     flagged = bool(audit["flagged"])
     finding = (
-        f"{'FLAGGED' if flagged else 'passed'} at level {level:g}: demographic-parity gap "
-        f"{audit['dp_gap']:.3f} in the samples, {audit['dp_gap_reference']:.3f} in the reference"
+        f"{'FLAGGED' if flagged else 'passed'} at level {level:g} (one-sided test of a raised "
+        f"gap): demographic-parity gap {audit['dp_gap']:.3f} in the samples, "
+        f"{audit['dp_gap_reference']:.3f} in the reference"
     )
+    if audit.get("train_rows_assumed"):
+        finding += f", training rows assumed {audit['train_rows']} (give --training)"
+    shift = audit.get("distribution_shift")
+    if shift is not None:
+        finding += (
+            "; distribution shift (not a verdict): "
+            + ("yes" if shift else "no")
+            + f", two-sample p {audit['c2st_p_value']:.2g}"
+        )
     return {"risk": "fairness audit", "finding": finding, "severity": "high" if flagged else "low"}
 
 
@@ -180,6 +192,12 @@ class CheckSettings:
     delta: float = 0.05
     decoy: float = 0.5
     device: str = "auto"
+    #: Families to calibrate the property estimates on (tables; :func:`calibrate_inference`),
+    #: the model's label column they are trained with, their shares and size cap.
+    calibrate: tuple[str, ...] = ()
+    label: str | None = None
+    shares: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
+    shadow_rows: int | None = None
 
 
 def _name(prop: Property) -> str:
@@ -215,9 +233,53 @@ def leakage_rows(
         attacks = [a for a in attacks if a != "aux_corrected"]
         estimates, record = infer_property(samples, prop, attacks=attacks, **options)
     rows = summarize(estimates, record, prop, delta=settings.delta, true_share=true_share)
+    if settings.calibrate:
+        rows = pd.concat(
+            [rows, calibrated_rows(estimates, samples, prop, auxiliary, settings, notes)],
+            ignore_index=True,
+        )
+        if true_share is not None:
+            rows["abs_error"] = (rows["estimate"] - true_share).abs()
+            rows["true_share"] = true_share
     if auxiliary is not None and not image and prop.column in auxiliary.columns:
         rows["aux_share"] = float(prop.indicator(auxiliary, "the auxiliary table").mean())
     return rows.to_dict("records")
+
+
+def calibrated_rows(
+    estimates: pd.DataFrame,
+    samples: pd.DataFrame | ImageSet,
+    prop: Property,
+    auxiliary: pd.DataFrame | ImageSet | None,
+    settings: CheckSettings,
+    notes: list[str],
+) -> pd.DataFrame:
+    """The calibrated estimates of one property (:func:`calibrate_inference`), with a note of
+    their cost; a note instead where the inputs cannot calibrate."""
+    from diffshare.inference import calibrate_inference
+
+    missing = []
+    if isinstance(samples, ImageSet):
+        missing.append("a table (images are calibrated by the workflow)")
+    if not isinstance(auxiliary, pd.DataFrame):
+        missing.append("auxiliary rows (--aux)")
+    if not settings.label:
+        missing.append("the model's label column (--label)")
+    if missing:
+        notes.append(f"{_name(prop)}: not calibrated: it needs {', '.join(missing)}")
+        return pd.DataFrame()
+    rows = calibrate_inference(
+        estimates, prop, auxiliary, families=settings.calibrate, label=settings.label,
+        shares=settings.shares, queries=settings.queries, repeats=settings.repeats,
+        seed=settings.seed, delta=settings.delta, max_rows=settings.shadow_rows,
+    )  # fmt: skip
+    spent = rows["calibration_seconds"].iloc[: len(settings.calibrate)].sum()
+    notes.append(
+        f"{_name(prop)}: calibrated on {', '.join(settings.calibrate)} with "
+        f"{len(settings.shares)} shadow models of {int(rows['shadow_rows'].iloc[0])} rows "
+        f"each per family, in {spent:.0f} s"
+    )
+    return rows
 
 
 def audit_record(
@@ -229,9 +291,12 @@ def audit_record(
     positive: str | None,
     privileged: str | None,
     settings: CheckSettings,
+    train_rows: int | None = None,
 ) -> dict[str, Any]:
     """The receiver's fairness audit of ``samples`` against ``reference``
-    (:func:`diffshare.defenses.audit.audit_samples`), with the label and sensitive columns."""
+    (:func:`diffshare.defenses.audit.audit_samples`), with the label and sensitive columns;
+    ``train_rows``: the sharer's training rows, when given (else the audit assumes a number and
+    says so)."""
     from diffshare.defenses.audit import DEFAULT_C2ST, audit_samples
 
     tables = {"the samples": samples, "the reference": reference}
@@ -244,6 +309,7 @@ def audit_record(
         y_samples=y[0],
         s_reference=s[1],
         y_reference=y[1],
+        train_rows=train_rows,
         level=settings.level,
         classifier=DEFAULT_C2ST,
         seed=settings.seed,
@@ -365,6 +431,7 @@ def check_risks(
             positive=positive,
             privileged=privileged,
             settings=settings,
+            train_rows=None if training is None else len(training),
         )
         summary.append(_audit_summary(audit, settings.level))
 

@@ -109,6 +109,8 @@ def check_pia(config: Mapping[str, Any]) -> None:
             "config key 'pia.attacks' lists 'column', but pia.hide_property is true: the samples "
             "then carry no property column; remove 'column' or set hide_property to false"
         )
+    check_calibration(pia, "pia")
+    check_calibration((config.get("image") or {}).get("pia") or {}, "image.pia")
     images = config.get("image_datasets") or {}
     for name, entry in (pia.get("properties") or {}).items():
         where = f"config key 'pia.properties.{name}'"
@@ -138,6 +140,23 @@ def check_pia(config: Mapping[str, Any]) -> None:
                 )
             continue
         check_image_property(config, name, entry, where)
+
+
+def check_calibration(pia: Mapping[str, Any], where: str) -> None:
+    """The calibrated attack of a ``pia`` section (at config key ``where``) calibrates an
+    attack the section lists, on at least three shadow shares."""
+    if "calibrated" not in (pia.get("attacks") or []):
+        return
+    from diffshare.attacks.pia.calibration import check_grid
+
+    calibration = pia.get("calibration") or {}
+    base = calibration.get("attack")
+    if base not in pia["attacks"]:
+        raise ConfigError(
+            f"config key '{where}.attacks' lists 'calibrated', which calibrates "
+            f"{where}.calibration.attack = {base!r}; list {base!r} in {where}.attacks too"
+        )
+    check_grid(calibration.get("shares") or [], f"config key '{where}.calibration.shares'")
 
 
 #: The config keys naming shared-model families, with the modality each must have.

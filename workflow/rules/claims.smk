@@ -52,6 +52,7 @@ rule claims:
         CONDA_ENV
     params:
         level=config["claims"]["level"],
+        correction=config["claims"]["correction"],
         delta=claims_delta,
         diffusion={name: family.diffusion for name, family in FAMILIES.items()},
     script:

@@ -157,6 +157,11 @@ def raw_files(wildcards):
 # -- generators ----------------------------------------------------------------------------------
 
 
+#: Subset folders of the PIA sets: the sharer's (`ratio~`) and the receiver's shadows'
+#: (`shadow~`, drawn from the auxiliary data at a known share), trained and sampled alike.
+PIA_SETS = ("ratio~", "shadow~")
+
+
 def subset_files(wildcards):
     """The sharer's data a shared model is trained on, with what its track needs beside it:
     `full` is the whole training split, `attack~<attack>/alpha~<alpha>` a subset chosen by
@@ -176,7 +181,7 @@ def subset_files(wildcards):
         return {"train": train, "summary": f"{data}/summary.json"}
     if wildcards.subset == "full":
         return {"train": f"{data}/train.parquet", "schema": f"{data}/schema.json"}
-    schema = f"{folder}/schema.json" if wildcards.subset.startswith("ratio~") else None
+    schema = f"{folder}/schema.json" if wildcards.subset.startswith(PIA_SETS) else None
     return {
         "train": f"{folder}/table.parquet",
         "schema": schema or f"{data}/schema.json",
@@ -191,7 +196,7 @@ def family_settings(family, subset):
     """
     if family == "tabddpm":
         settings = dict(config["generator"]["tabular"])
-        if subset.startswith("ratio~"):
+        if subset.startswith(PIA_SETS):
             settings["steps"] = config["pia"]["generator_steps"]
         elif subset != "full":
             settings["steps"] = config["fpa"]["generator_steps"]
@@ -204,7 +209,7 @@ def family_settings(family, subset):
     else:
         settings = dict(config["image"]["diffusion"])
         steps = config["image"]["pia"]["generator_steps"]
-        if subset.startswith("ratio~") and steps is not None:
+        if subset.startswith(PIA_SETS) and steps is not None:
             settings["steps"] = steps
     return canonical(settings)
 
@@ -231,7 +236,7 @@ def generator_resources(wildcards):
 def n_synthetic(wildcards):
     """Rows the receiver draws from a table model: for PIA, one disjoint batch per repeat of
     the largest query."""
-    if wildcards.subset.startswith("ratio~"):
+    if wildcards.subset.startswith(PIA_SETS):
         return max(config["pia"]["queries"]) * config["pia"]["repeats"]
     return config["generator"]["n_synthetic"]
 
@@ -240,7 +245,7 @@ def image_sampling_params(wildcards):
     """PIA sets (ratio~) are sampled unconditionally, one disjoint batch per repeat of the
     largest query; FPA subsets conditionally, balanced over y."""
     image = config["image"]
-    if wildcards.subset.startswith("ratio~"):
+    if wildcards.subset.startswith(PIA_SETS):
         n = max(image["pia"]["queries"]) * image["pia"]["repeats"]
         conditional = False
     else:
@@ -401,14 +406,26 @@ def sharer_params(wildcards):
     )
 
 
-def estimate_inputs(wildcards):
-    """One model's samples, the sharer's record, and the receiver's auxiliary data (the test
-    split, disjoint from the pool) with, for tables, the schema."""
-    folder = f"{wildcards.dataset}/{wildcards.generator}/ratio~{wildcards.ratio}/seed~{wildcards.seed}"
-    subset = f"results/subsets/{wildcards.dataset}/ratio~{wildcards.ratio}"
+def shadow_params(wildcards):
+    """As sharer_params, with the shadow shares: every shadow set of a dataset has one size, the
+    largest its auxiliary data supplies at every share (at most the sharer's)."""
+    return canonical(
+        {
+            **sharer_params(wildcards),
+            "shares": pia_settings(wildcards)["calibration"]["shares"],
+        }
+    )
+
+
+def estimate_inputs(wildcards, subset=None):
+    """One model's samples, its set's record (the sharer's `ratio~` set, or a shadow's), and the
+    receiver's auxiliary data (the test split, disjoint from the pool) with, for tables, the
+    schema."""
+    subset = subset or f"ratio~{wildcards.ratio}"
+    tail = f"{subset}/seed~{wildcards.seed}"
     inputs = {
-        "samples": f"results/samples/{folder}/samples.{SET[kind(wildcards)]}",
-        "subset": f"{subset}/seed~{wildcards.seed}/subset.json",
+        "samples": f"results/samples/{wildcards.dataset}/{wildcards.generator}/{tail}/samples.{SET[kind(wildcards)]}",
+        "subset": f"results/subsets/{wildcards.dataset}/{tail}/subset.json",
         "auxiliary": test_set(wildcards),
     }
     if kind(wildcards) == "tabular":
@@ -438,6 +455,8 @@ def estimate_params(wildcards):
     """
     pia = pia_settings(wildcards)
     settings = {key: pia[key] for key in ("attacks", "queries", "repeats")}
+    # The calibrated attack is the pia table's, from these estimates and the shadows'.
+    settings["attacks"] = [a for a in pia["attacks"] if a != "calibrated"]
     settings["property"] = pia_property(config, wildcards.dataset)
     if kind(wildcards) == "tabular":
         classifier = pia["discriminator"]["classifier"]
@@ -467,6 +486,45 @@ def pia_estimates(wildcards):
         dataset=wildcards.dataset,
         generator=pia["generators"],
         ratio=[sweep_value(ratio) for ratio in pia["ratios"]],
+        seed=pia_seeds(wildcards.dataset),
+    )
+
+
+def shadow_estimate_inputs(wildcards):
+    """As estimate_inputs, for a shadow model's samples."""
+    return estimate_inputs(wildcards, f"shadow~{wildcards.share}")
+
+
+def calibration_inputs(wildcards):
+    """The shadow models' estimates and sets, one per share of the calibration grid."""
+    shares = [sweep_value(s) for s in pia_settings(wildcards)["calibration"]["shares"]]
+    folder = f"{wildcards.dataset}/{wildcards.generator}"
+    return {
+        "estimates": expand(
+            f"results/pia/estimates/{folder}/shadow~{{share}}/seed~{wildcards.seed}/estimates.parquet",
+            share=shares,
+        ),
+        "subsets": expand(
+            f"results/subsets/{wildcards.dataset}/shadow~{{share}}/seed~{wildcards.seed}/subset.json",
+            share=shares,
+        ),
+    }
+
+
+def calibration_attack(wildcards):
+    """The raw attack the calibration maps (pia.calibration.attack)."""
+    return pia_settings(wildcards)["calibration"]["attack"]
+
+
+def pia_calibrations(wildcards):
+    """The calibration of every family and seed of the PIA sweep, when it lists `calibrated`."""
+    pia = pia_settings(wildcards)
+    if "calibrated" not in pia["attacks"]:
+        return []
+    return expand(
+        "results/pia/calibration/{dataset}/{generator}/seed~{seed}.json",
+        dataset=wildcards.dataset,
+        generator=pia["generators"],
         seed=pia_seeds(wildcards.dataset),
     )
 
@@ -501,6 +559,12 @@ def default_targets():
             stage=stage,
             dataset=[d for d in datasets if wanted(d)],
         )
+    calibrated = [
+        d
+        for d in datasets
+        if has_pia(d) and "calibrated" in track_section(config, d, "pia")["attacks"]
+    ]
+    targets += expand("results/pia/calibration/{dataset}.csv", dataset=calibrated)
     images = [d for d in datasets if dataset_kind(config, d) == "image"]
     targets += expand("results/quality/{dataset}.csv", dataset=images)
     return targets + expand("results/claims/{dataset}.csv", dataset=datasets)

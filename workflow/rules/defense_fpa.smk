@@ -8,6 +8,12 @@
 # images: their *_images twins); the tables and the figure are written once for both.
 
 
+def audit_train_rows(wildcards):
+    """The rows (images) each shared model of the FPA sweep was trained on (fpa.subset_size;
+    image.fpa.subset_size): the training rows' term of the audit's null variance."""
+    return int(fpa_settings(wildcards)["subset_size"])
+
+
 rule audit_reference:
     """The receiver's trusted reference: defense.audit.reference_size rows of the test split."""
     input:
@@ -27,7 +33,8 @@ rule audit_reference:
 
 
 rule audit_samples:
-    """Audit one shared model's samples: S-Y statistics and the two tests against the reference."""
+    """Audit one shared model's samples: S-Y statistics, the one-sided association test
+    (flagged) and the two-sample test (distribution_shift) against the reference."""
     input:
         samples=tabular_fpa_samples,
         reference=rules.audit_reference.output.reference,
@@ -44,12 +51,14 @@ rule audit_samples:
         CONDA_ENV
     params:
         audit=audit_settings,
+        train_rows=audit_train_rows,
     script:
         "../scripts/audit_samples.py"
 
 
 rule audit:
-    """One row per shared model of the FPA sweep, and the flag rates per attack and alpha."""
+    """One row per shared model of the FPA sweep, and the flag and distribution-shift rates per
+    attack and alpha."""
     input:
         records=audit_records,
     output:
@@ -67,8 +76,6 @@ rule audit:
         "logs/audit/{dataset}.log",
     conda:
         CONDA_ENV
-    params:
-        audit=audit_settings,
     script:
         "../scripts/audit_table.py"
 
@@ -161,8 +168,9 @@ rule audit_reference_images:
 
 
 rule audit_samples_images:
-    """Audit one shared image model's samples: s read off the pixels, S-Y statistics and the
-    two tests against the reference images."""
+    """Audit one shared image model's samples: s read off the pixels, S-Y statistics, the
+    association test (flagged) and the two-sample test (distribution_shift) against the
+    reference images."""
     input:
         samples=image_fpa_samples,
         reference=rules.audit_reference_images.output.reference,
@@ -179,6 +187,7 @@ rule audit_samples_images:
     threads: config["generator"]["threads"]
     params:
         audit=audit_settings,
+        train_rows=audit_train_rows,
         sensitive=image_sensitive_params,
         device=config["generator"]["device"],
     script:

@@ -34,6 +34,34 @@ use rule sharer_table as image_sharer_set with:
         dataset=IMAGES,
 
 
+use rule sharer_table as shadow_table with:
+    input:
+        train="results/data/{dataset}/test.parquet",
+        schema="results/data/{dataset}/schema.json",
+    output:
+        table="results/subsets/{dataset}/shadow~{share}/seed~{seed}/table.parquet",
+        schema="results/subsets/{dataset}/shadow~{share}/seed~{seed}/schema.json",
+        record="results/subsets/{dataset}/shadow~{share}/seed~{seed}/subset.json",
+    log:
+        "logs/subsets/{dataset}/shadow~{share}/seed~{seed}.log",
+    params:
+        track=kind,
+        pia=shadow_params,
+
+
+use rule image_sharer_set as image_shadow_set with:
+    input:
+        train="results/data/{dataset}/test.npz",
+    output:
+        images="results/subsets/{dataset}/shadow~{share}/seed~{seed}/images.npz",
+        record="results/subsets/{dataset}/shadow~{share}/seed~{seed}/subset.json",
+    log:
+        "logs/subsets/{dataset}/shadow~{share}/seed~{seed}.log",
+    params:
+        track=kind,
+        pia=shadow_params,
+
+
 rule estimate_property:
     """Every PIA attack's estimates from one shared model's samples (per query count, repeat)."""
     input:
@@ -56,10 +84,39 @@ rule estimate_property:
         "../scripts/estimate_property.py"
 
 
+use rule estimate_property as estimate_shadow with:
+    input:
+        unpack(shadow_estimate_inputs),
+    output:
+        estimates="results/pia/estimates/{dataset}/{generator}/shadow~{share}/seed~{seed}/estimates.parquet",
+        record="results/pia/estimates/{dataset}/{generator}/shadow~{share}/seed~{seed}/discriminator.json",
+    log:
+        "logs/pia/{dataset}/{generator}/shadow~{share}/seed~{seed}.log",
+    benchmark:
+        "results/benchmarks/estimate_shadow/{dataset}/{generator}/shadow~{share}/seed~{seed}.tsv"
+
+
+rule calibrate_property:
+    """The map from one family's raw estimate to the share, fitted on its shadow models."""
+    input:
+        unpack(calibration_inputs),
+    output:
+        "results/pia/calibration/{dataset}/{generator}/seed~{seed}.json",
+    log:
+        "logs/pia/calibration/{dataset}/{generator}/seed~{seed}.log",
+    conda:
+        CONDA_ENV
+    params:
+        attack=calibration_attack,
+    script:
+        "../scripts/calibrate_property.py"
+
+
 rule pia:
     """One row per generator, attack, true ratio, query count and seed."""
     input:
-        pia_estimates,
+        estimates=pia_estimates,
+        calibrations=pia_calibrations,
     output:
         report(
             "results/pia/{dataset}.csv",
@@ -77,6 +134,23 @@ rule pia:
         reference=pia_reference,
     script:
         "../scripts/pia_table.py"
+
+
+rule pia_calibration_sensitivity:
+    """Every family's targets calibrated with every family's shadows, and with their span."""
+    input:
+        estimates=pia_estimates,
+        calibrations=pia_calibrations,
+    output:
+        "results/pia/calibration/{dataset}.csv",
+    log:
+        "logs/pia/calibration/{dataset}.log",
+    conda:
+        CONDA_ENV
+    params:
+        delta=pia_delta,
+    script:
+        "../scripts/pia_sensitivity.py"
 
 
 rule plot_pia:

@@ -16,6 +16,7 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
         reader=sensitive["reader"],
         reader_params=sensitive["cnn"],
         **snakemake.params.audit,
+        train_rows=snakemake.params.train_rows,
         seed=int(snakemake.wildcards.seed),
         device=snakemake.params.device,
     )

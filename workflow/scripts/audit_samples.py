@@ -21,6 +21,7 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
         s_reference=schema.groups(reference),
         y_reference=schema.labels(reference),
         **snakemake.params.audit,
+        train_rows=snakemake.params.train_rows,
         seed=int(snakemake.wildcards.seed),
     )
     record = audit_record(record, **dict(snakemake.wildcards.items()))

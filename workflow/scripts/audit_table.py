@@ -6,6 +6,4 @@ from diffshare.storage import read_json, write_csv
 with log_to(snakemake.log[0]):
     table = audit_table(read_json(path) for path in snakemake.input.records)
     write_csv(table, snakemake.output.table)
-    settings = snakemake.params.audit
-    summary = audit_summary(table, settings["tests"], settings["level"])
-    write_csv(summary, snakemake.output.summary)
+    write_csv(audit_summary(table), snakemake.output.summary)

@@ -3,6 +3,7 @@ import pandas as pd
 from diffshare.defenses.pia_report import (
     DEFENSE_COLUMNS,
     LEAKAGE_COLUMNS,
+    PRIVACY_COLUMNS,
     defense_table,
     leakage_table,
     with_skipped,
@@ -11,7 +12,8 @@ from diffshare.logs import log_to
 from diffshare.storage import read_json, read_parquet, write_csv
 
 # params.runs lists [defense, setting, generator, ratio, seed] in the order of the inputs; the
-# undefended estimates (results/pia/estimates) carry no defense of their own.
+# undefended estimates (results/pia/estimates) carry no defense of their own. input.privacy
+# holds the privacy.json of the dp_sgd runs, in the same order.
 with log_to(snakemake.log[0]) as log:
     frames = []
     for (defense, setting, *_), path in zip(
@@ -19,7 +21,19 @@ with log_to(snakemake.log[0]) as log:
     ):
         frames.append(read_parquet(path).assign(defense=defense, setting=setting))
     utility = pd.DataFrame([read_json(path) for path in snakemake.input.utility])
-    table = defense_table(pd.concat(frames, ignore_index=True), utility)
+    private = [i for i, run in enumerate(snakemake.params.runs) if run[0] == "dp_sgd"]
+    keys = ["defense", "setting", "generator", "true_ratio", "seed"]
+    privacy = pd.DataFrame(
+        [
+            {
+                **utility.iloc[i][keys].to_dict(),
+                **{c: read_json(path)[c] for c in PRIVACY_COLUMNS},
+            }
+            for i, path in zip(private, snakemake.input.privacy, strict=True)
+        ],
+        columns=[*keys, *PRIVACY_COLUMNS],
+    )
+    table = defense_table(pd.concat(frames, ignore_index=True), utility, privacy)
     leakage = leakage_table(table)
     log.info("leakage:\n%s", leakage.to_string())
     skipped = snakemake.params.skipped

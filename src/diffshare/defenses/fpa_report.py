@@ -44,9 +44,13 @@ def audit_table(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     if missing:
         raise DataError(f"audit records lack the fields {missing}")
     table["alpha"] = table["alpha"].astype(float)
-    table["flagged"] = table["flagged"].astype(bool)
+    for column in ("flagged", "train_rows_assumed"):
+        table[column] = table[column].astype(bool)
+    # True/False, or null where the distribution test was left out: a nullable boolean.
+    table["distribution_shift"] = table["distribution_shift"].astype("boolean")
+    flags = ("flagged", "train_rows_assumed", "distribution_shift")
     for column in AUDIT_COLUMNS:  # a test left out is null in every record: NaN here
-        if column != "flagged" and table[column].dtype == object:
+        if column not in flags and table[column].dtype == object:
             table[column] = pd.to_numeric(table[column], errors="raise").astype(float)
     table = table[AUDIT_TABLE_COLUMNS + [c for c in table.columns if c not in AUDIT_TABLE_COLUMNS]]
     return table.sort_values(["attack", "alpha", "seed"], kind="stable").reset_index(drop=True)

@@ -210,8 +210,10 @@ def audit_images(
     *,
     reader: str,
     reader_params: Mapping[str, Any] | None = None,
+    train_rows: int | None = None,
     level: float = 0.05,
     tests: Sequence[str] = TESTS,
+    tolerance: float = 0.0,
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     classifier: Mapping[str, Any] | None = None,
@@ -221,7 +223,8 @@ def audit_images(
     """The audit of a shared image model's (class-conditional) ``samples`` against the
     receiver's trusted ``reference`` images: :func:`~diffshare.defenses.audit.audit_samples` on
     the (s, y) of each set (s read by ``reader``, :func:`read_sensitive`; y the label drawn for,
-    and the reference's own) and their pooled pixels (:func:`pixel_features`). Returns its
+    and the reference's own) and their pooled pixels (:func:`pixel_features`); ``train_rows``: the
+    images the shared model was trained on (image.fpa.subset_size in the workflow). Returns its
     record (:data:`~diffshare.defenses.audit.AUDIT_COLUMNS`) followed by ``s_reader``,
     ``s_reader_accuracy`` and ``s_ambiguous``."""
     y_samples = sample_labels(samples)
@@ -236,8 +239,10 @@ def audit_images(
         y_samples=y_samples,
         s_reference=s_reference,
         y_reference=y_reference,
+        train_rows=train_rows,
         level=level,
         tests=tests,
+        tolerance=tolerance,
         n_bootstrap=n_bootstrap,
         confidence=confidence,
         classifier=classifier,

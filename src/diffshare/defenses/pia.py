@@ -14,8 +14,11 @@ A defense is a stage between the sharer's table and the receiver's samples:
   the samples carry it, else by a property classifier the sharer trains on its own table
   (:func:`sharer_property_classifier`). Only a sampling service can be shared: the model itself
   still holds the true share.
-- ``dp_sgd`` (record level): the model trained with differentially private SGD
-  (:func:`diffshare.generators.dp_training.fit_private`, Opacus).
+- ``dp_sgd`` (record level): the model trained with differential privacy end to end
+  (:func:`diffshare.generators.dp_training.fit_private`): category sets and numeric bounds from
+  the dataset's declared public domain, quantiles and label counts released with Laplace noise
+  (:mod:`diffshare.generators.dp_preprocessing`), the weights with DP-SGD (Opacus), one
+  (epsilon, delta) in all.
 
 :func:`served_utility` measures the label task on the served rows;
 :mod:`diffshare.defenses.pia_report` summarises the sweep.

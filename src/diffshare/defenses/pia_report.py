@@ -13,6 +13,10 @@ from diffshare.defenses.pia import DEFENSES, NONE, UTILITY_CLASSIFIERS
 from diffshare.errors import DataError
 from diffshare.reporting.summary import t_interval
 
+#: The privacy budget of a dp_sgd row (empty for the other defenses), from its privacy.json:
+#: the total epsilon at delta, and its split between the Laplace-noised preprocessing (quantiles,
+#: label counts) and DP-SGD.
+PRIVACY_COLUMNS = ["epsilon", "delta", "epsilon_preprocessing", "epsilon_training"]
 #: Columns of results/defense/pia/{dataset}.csv.
 DEFENSE_COLUMNS = [
     "defense",
@@ -28,6 +32,7 @@ DEFENSE_COLUMNS = [
     "accuracy_hgb",
     "accuracy_gap_logreg",
     "accuracy_gap_hgb",
+    *PRIVACY_COLUMNS,
     "skipped",
 ]
 #: Columns of results/defense/pia/{dataset}_leakage.csv.
@@ -42,6 +47,7 @@ LEAKAGE_COLUMNS = [
     "slope_ci_low",
     "slope_ci_high",
     "accuracy_gap_logreg",
+    *PRIVACY_COLUMNS,
     "skipped",
 ]
 
@@ -77,14 +83,18 @@ def leakage_slope(true_ratio: Sequence[float], estimate: Sequence[float]) -> flo
     return float((centred * (y - y.mean())).sum() / (centred**2).sum())
 
 
-def defense_table(estimates: pd.DataFrame, utility: pd.DataFrame) -> pd.DataFrame:
+def defense_table(
+    estimates: pd.DataFrame, utility: pd.DataFrame, privacy: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per defense, setting, generator, attack, true ratio, query count and seed
     (:data:`DEFENSE_COLUMNS`).
 
     ``estimates``: per-repeat rows with ``defense, setting, generator, attack, true_ratio,
     n_queries, seed, estimate``; ``utility``: one row per ``defense, setting, generator,
     true_ratio, seed`` with ``accuracy_logreg, accuracy_hgb``, including the undefended ``none``
-    rows, against which the gaps (undefended minus defended) are taken."""
+    rows, against which the gaps (undefended minus defended) are taken; ``privacy``: one row per
+    dp_sgd run with the same keys and :data:`PRIVACY_COLUMNS` (every dp_sgd row needs one when
+    given; without it those columns are empty)."""
     keys = ["defense", "setting", "generator", "true_ratio", "seed"]
     needed = [*keys, "attack", "n_queries", "estimate"]
     missing = [c for c in needed if c not in estimates.columns]
@@ -114,6 +124,7 @@ def defense_table(estimates: pd.DataFrame, utility: pd.DataFrame) -> pd.DataFram
             first = table.loc[table[f"accuracy_{name}_none"].isna(), keys].iloc[0].to_dict()
             raise DataError(f"no undefended (none) utility to compare {first} with")
         table[f"accuracy_gap_{name}"] = table[f"accuracy_{name}_none"] - table[f"accuracy_{name}"]
+    table = _with_privacy(table, privacy, keys)
     order = {name: i for i, name in enumerate([NONE, *DEFENSES])}
     table = table.sort_values(
         ["defense", "setting", "generator", "attack", "n_queries", "true_ratio", "seed"],
@@ -123,11 +134,31 @@ def defense_table(estimates: pd.DataFrame, utility: pd.DataFrame) -> pd.DataFram
     return table.assign(skipped="")[DEFENSE_COLUMNS].reset_index(drop=True)
 
 
+def _with_privacy(
+    table: pd.DataFrame, privacy: pd.DataFrame | None, keys: list[str]
+) -> pd.DataFrame:
+    """``table`` with :data:`PRIVACY_COLUMNS` from ``privacy`` by ``keys`` (empty without it);
+    :class:`DataError` naming the first dp_sgd run that has no privacy record, or two."""
+    if privacy is None:
+        return table.assign(**{column: np.nan for column in PRIVACY_COLUMNS})
+    missing = [c for c in [*keys, *PRIVACY_COLUMNS] if c not in privacy.columns]
+    if missing:
+        raise DataError(f"privacy records lack the columns {missing}")
+    if privacy.duplicated(keys).any():
+        raise DataError("more than one privacy record per defense, setting, generator, ratio, seed")
+    table = table.merge(privacy[[*keys, *PRIVACY_COLUMNS]], on=keys, how="left")
+    lacking = (table["defense"] == "dp_sgd") & table["epsilon"].isna()
+    if lacking.any():
+        raise DataError(f"no privacy record for {table.loc[lacking, keys].iloc[0].to_dict()}")
+    return table
+
+
 def leakage_table(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per defense, setting, generator, attack and query count of a :func:`defense_table`: the
     mean over seeds of each seed's :func:`leakage_slope` over the ratios, its t interval
-    (:func:`~diffshare.reporting.summary.t_interval`; empty with one seed), and the mean
-    ``accuracy_gap_logreg`` (:data:`LEAKAGE_COLUMNS`)."""
+    (:func:`~diffshare.reporting.summary.t_interval`; empty with one seed), the mean
+    ``accuracy_gap_logreg`` and the mean of each of :data:`PRIVACY_COLUMNS` (the same over a
+    dp_sgd setting's runs; empty for the other defenses) (:data:`LEAKAGE_COLUMNS`)."""
     keys = ["defense", "setting", "generator", "attack", "n_queries"]
     rows = []
     for group, frame in table.groupby(keys, sort=False):
@@ -144,6 +175,10 @@ def leakage_table(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
                 "slope_ci_low": low,
                 "slope_ci_high": high,
                 "accuracy_gap_logreg": float(frame["accuracy_gap_logreg"].mean()),
+                **{
+                    column: float(frame[column].mean()) if column in frame else np.nan
+                    for column in PRIVACY_COLUMNS
+                },
             }
         )
     return pd.DataFrame(rows, columns=LEAKAGE_COLUMNS[:-1]).assign(skipped="")

@@ -315,18 +315,28 @@ def _audit_tables(audit: Mapping[str, Any]) -> tuple[_Table, _Table]:
     accuracy = f"accuracy {format_number(audit.get('c2st_accuracy'))}"
     if audit.get("c2st_n_test") is not None:
         accuracy += f" on {format_number(audit['c2st_n_test'])} held-out rows"
+    train_rows = format_number(audit.get("train_rows"))
+    if audit.get("train_rows_assumed"):
+        train_rows += ", assumed"
+    shift = audit.get("distribution_shift")
+    shift = MISSING if shift is None else ("yes" if shift else "no")
     tests = _Table(
-        columns=["test", "statistic", "p-value"],
+        columns=["test", "statistic", "p-value", "outcome"],
         rows=[
             [
-                "association: the samples' gap equals the reference's (Wald z)",
+                "association (the verdict): the samples' |gap| exceeds the reference's by more "
+                f"than an honest model's noise (one-sided; training rows {train_rows})",
+                f"excess {format_number(audit.get('association_excess'))}, "
+                f"se {format_number(audit.get('association_se'))}, "
                 f"z = {format_number(audit.get('association_z'))}",
                 format_number(audit.get("association_p_value")),
+                "flagged" if audit.get("flagged") else "not flagged",
             ],
             [
-                "distribution: classifier two-sample test",
+                "distribution shift (not a verdict): classifier two-sample test",
                 accuracy,
                 format_number(audit.get("c2st_p_value")),
+                f"shift: {shift}",
             ],
         ],
         numeric={2},
@@ -348,22 +358,38 @@ def _audit_sentences(record: Mapping[str, Any], audit: Mapping[str, Any]) -> tup
     flagged = audit.get("flagged")
     if flagged is None:
         return what, "undecided", "the audit gave no verdict."
+    if audit.get("train_rows_assumed"):
+        assumed = format_number(audit.get("train_rows"))
+        what += (
+            f" The model's training rows were not given: assumed {assumed} (the smaller of the"
+            " samples and the reference), which widens the test."
+        )
+    shift = audit.get("distribution_shift")
+    if shift:
+        shift_note = (
+            " Separately, the two-sample test tells the samples from real rows (a distribution"
+            " shift): every imperfect generator does that, so it is no sign of poisoning, only"
+            " that the samples are not real rows."
+        )
+    else:
+        shift_note = ""
     if flagged:
         return (
             what,
             "FLAGGED",
             (
-                f"a test rejects{at_level} (Bonferroni over the tests run): the samples "
-                "differ from the trusted reference; a receiver should not train on them as they "
-                "are."
+                f"the one-sided association test rejects{at_level}: the samples' "
+                "demographic-parity gap is larger than the trusted reference's by more than an "
+                "honest model's sampling noise (the reference's, the samples' and its training "
+                "rows'); a receiver should not train on them as they are." + shift_note
             ),
         )
     return (
         what,
         "passed",
         (
-            f"no test rejects{at_level} (Bonferroni over the tests run); this is no proof of "
-            "fairness, only no evidence of poisoning at this reference's size."
+            f"the one-sided association test does not reject{at_level}; this is no proof of "
+            "fairness, only no evidence of a raised gap at this reference's size." + shift_note
         ),
     )
 

@@ -97,12 +97,13 @@ def fpa_summary(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
 
 def pia_summary(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """results/pia/{dataset}_summary.csv: per generator, attack, true ratio and query count,
-    ``n_seeds``, the mean, std and interval of ``abs_error`` over seeds, and the pooled
-    ``within_bound_rate`` (the share of all repeats of all seeds within Hoeffding's eps)."""
+    ``n_seeds``, the mean, std and interval of ``abs_error`` over seeds, and pooled over all
+    repeats of all seeds the ``within_bound_rate`` (the share within Hoeffding's eps), the
+    ``coverage`` (the share whose interval holds the true ratio) and ``interval_width``."""
     summary = summarise(table, PIA_KEYS, ["abs_error"], level)
-    within = table.assign(_within=table["within_bound_rate"] * table["repeats"])
-    pooled = within.groupby(PIA_KEYS, sort=True).agg(
-        _within=("_within", "sum"), _n=("repeats", "sum")
-    )
-    pooled["within_bound_rate"] = pooled["_within"] / pooled["_n"]
-    return summary.merge(pooled[["within_bound_rate"]].reset_index(), on=PIA_KEYS, how="left")
+    rates = [c for c in ("within_bound_rate", "coverage", "interval_width") if c in table]
+    weighted = table.assign(**{f"_{c}": table[c] * table["repeats"] for c in rates})
+    pooled = weighted.groupby(PIA_KEYS, sort=True)[[f"_{c}" for c in rates] + ["repeats"]].sum()
+    for column in rates:
+        pooled[column] = pooled[f"_{column}"] / pooled["repeats"]
+    return summary.merge(pooled[rates].reset_index(), on=PIA_KEYS, how="left")

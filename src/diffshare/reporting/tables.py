@@ -172,13 +172,21 @@ PIA_COLUMNS = [
     "abs_error",
     "hoeffding_eps",
     "within_bound_rate",
+    "coverage",
+    "interval_width",
 ]
 
 
 def pia_table(estimates: pd.DataFrame, delta: float = 0.05) -> pd.DataFrame:
     """Aggregate per-repeat estimates (columns ``dataset, generator, attack, true_ratio,
     n_queries, seed, repeat, estimate``) into one row per generator, attack, true ratio, query
-    count and seed, with the columns of :data:`PIA_COLUMNS`."""
+    count and seed, with the columns of :data:`PIA_COLUMNS`.
+
+    Each estimate's interval is its own ``lower`` and ``upper`` where it has them (the
+    ``calibrated`` attack's prediction interval), else Hoeffding's ``estimate +/- eps``:
+    ``coverage`` is the share of the repeats whose interval holds ``true_ratio`` and
+    ``interval_width`` their mean width (for the raw attacks ``within_bound_rate`` and ``2 eps``).
+    """
     required = [c for c in PIA_COLUMNS[:6] if c not in estimates.columns]
     if required or "estimate" not in estimates.columns:
         raise DataError(f"estimates lack the columns {required or ['estimate']}")
@@ -187,6 +195,13 @@ def pia_table(estimates: pd.DataFrame, delta: float = 0.05) -> pd.DataFrame:
     frame = estimates.assign(error=(estimates["estimate"] - estimates["true_ratio"]).abs())
     frame["eps"] = frame["n_queries"].map(lambda n: hoeffding_eps(n, delta))
     frame["within"] = frame["error"] <= frame["eps"]
+    for column, sign in (("lower", -1.0), ("upper", 1.0)):
+        hoeffding = frame["estimate"] + sign * frame["eps"]
+        frame[column] = frame[column].fillna(hoeffding) if column in frame else hoeffding
+    frame["covered"] = (frame["lower"] <= frame["true_ratio"]) & (
+        frame["true_ratio"] <= frame["upper"]
+    )
+    frame["width"] = frame["upper"] - frame["lower"]
     keys = PIA_COLUMNS[:6]
     table = frame.groupby(keys, as_index=False, sort=True).agg(
         estimate_mean=("estimate", "mean"),
@@ -194,6 +209,8 @@ def pia_table(estimates: pd.DataFrame, delta: float = 0.05) -> pd.DataFrame:
         abs_error=("error", "mean"),
         hoeffding_eps=("eps", "first"),
         within_bound_rate=("within", "mean"),
+        coverage=("covered", "mean"),
+        interval_width=("width", "mean"),
         repeats=("estimate", "size"),
     )
     return table[PIA_COLUMNS + ["repeats"]]

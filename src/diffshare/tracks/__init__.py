@@ -4,8 +4,9 @@ arrays for the attack cores (:mod:`diffshare.attacks`) -> tables and records.
 :mod:`~diffshare.tracks.tabular` and :mod:`~diffshare.tracks.image` expose the same stages
 under the same names, with the data set first and the track's own inputs as keywords
 (``schema`` for a table; ``features``, ``clip``, ``device`` for images): ``read_set``,
-``write_set``, ``mine_row_terms``, ``select``, ``receiver_predictions``, ``sharer_set``,
-``estimate_property``, and ``PIA_ATTACKS`` and ``DISCRIMINATORS`` (the names the track knows).
+``write_set``, ``attribute_table``, ``mine_row_terms``, ``select``, ``receiver_predictions``,
+``sharer_set``, ``estimate_property``, and ``PIA_ATTACKS`` and ``DISCRIMINATORS`` (the names
+the track knows).
 :func:`adapter` picks the module by the dataset's kind.
 """
 

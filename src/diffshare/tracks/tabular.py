@@ -130,6 +130,11 @@ def receiver_predictions(
 
 
 # -- property inference ------------------------------------------------------------------------
+def attribute_table(pool: pd.DataFrame) -> pd.DataFrame:
+    """A table's attributes are its columns (the image track reads them off its images)."""
+    return pool
+
+
 def sharer_set(
     pool: pd.DataFrame,
     prop: Property,
