@@ -50,6 +50,17 @@ def one_thread():
         yield
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny networks run fastest on one torch thread (and do not spin-wait on a busy machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def write_gz(path: Path, text: str) -> str:
     """Write ``text`` gzip-compressed to ``path``; return the SHA-256 of the uncompressed bytes."""
     data = text.encode()
@@ -135,6 +146,8 @@ SHARED_TARGETS = (
 IMAGE_SETTINGS = {
     "run": {"seeds": [0]},
     "generator": {"checkpoint_every": 2, "threads": 1, "device": "cpu"},
+    # the calibrated attack on images: one shadow per share and family on the test images
+    "image": {"pia": {"attacks": ["aux", "aux_corrected", "calibrated"]}},
 }
 IMAGE_TARGETS = (
     "results/fpa/cmnist.csv",

@@ -35,13 +35,8 @@ FEMALE = Property("sex", "Female")
 TINY = dict(hidden_dims=[32, 32], embedding_dim=16, num_timesteps=10, batch_size=128)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny networks run fastest on one thread (and do not spin-wait on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny networks on one torch thread (tests/conftest.py: one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -36,12 +36,8 @@ PREPROCESSING = dict(epsilon=0.5, bins=32, n_quantiles=100, seed=3)
 REPRODUCIBLE = dict(reproducible_noise=True)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny networks on one torch thread (tests/conftest.py: one_torch_thread)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -178,14 +178,14 @@ def test_pia_sets_train_their_own_step_count(image_run):
 def test_pia_table_has_a_row_per_generator_attack_ratio_and_query_count(image_run):
     table = pd.read_csv(image_run / "results/pia/mnist.csv")
     assert list(table.columns[: len(PIA_COLUMNS)]) == PIA_COLUMNS
-    assert len(table) == 3 * 2 * 2 * 2
+    assert len(table) == 3 * 3 * 2 * 2
     keys = set(
         table[["generator", "attack", "true_ratio", "n_queries"]].itertuples(index=False, name=None)
     )
     assert keys == {
         (g, a, r, n)
         for g in ("ddpm", "edm", "sngan")
-        for a in ("aux", "aux_corrected")
+        for a in ("aux", "aux_corrected", "calibrated")
         for r in (0.3, 0.7)
         for n in (10, 20)
     }
@@ -198,6 +198,25 @@ def test_pia_table_has_a_row_per_generator_attack_ratio_and_query_count(image_ru
     assert table["within_bound_rate"].between(0, 1).all()
     assert not table[PIA_COLUMNS].isna().any().any()
     assert (image_run / "results/pia/mnist.png").read_bytes()[:8] == PNG
+
+
+def test_images_are_calibrated_on_shadow_models_of_the_test_images(image_run):
+    """Shadow sets of the test images at each share (as large as its zeros allow, at most the
+    sharer's 40), one shadow model per family and share, and an `aux` calibration per family."""
+    shadow = image_run / "results/subsets/mnist/shadow~0.95/seed~0"
+    record = json.loads((shadow / "subset.json").read_text())
+    assert record["n_pool"] == 200 and record["size"] <= 40
+    assert len(ImageSet.load(shadow / "images.npz")) == record["size"]
+    for family in ("ddpm", "edm", "sngan"):
+        fit = json.loads(
+            (image_run / f"results/pia/calibration/mnist/{family}/seed~0.json").read_text()
+        )
+        assert fit["attack"] == "aux" and len(fit["shares"]) == 5
+        assert set(fit["shadow_rows"]) == {record["size"]}
+    table = pd.read_csv(image_run / "results/pia/mnist.csv")
+    calibrated = table[table["attack"] == "calibrated"]
+    assert calibrated["coverage"].between(0, 1).all()
+    assert (calibrated["interval_width"] > 0).all()
 
 
 def test_sharer_set_and_discriminator(image_run):
