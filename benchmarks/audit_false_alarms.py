@@ -17,7 +17,7 @@ what an FPA sweep left on disk (``snakemake results/fpa/adult.csv``):
 and for each reference size and seed draws ``--draws`` references of that many test rows
 (seeded by size, seed and draw; the same references for every generator and attack, so their
 rates compare paired), then audits every model of that seed against each, with
-:func:`diffshare.defenses.audit.audit_samples` exactly as ``workflow/scripts/audit_samples.py``
+:func:`diffshare.defenses.audit.audit_table` exactly as ``workflow/scripts/audit_samples.py``
 calls it: the config's ``defense.audit`` settings (config/config.yaml and the schema's defaults,
 then each ``--configfile`` on top, as snakemake merges them) and the training rows
 ``fpa.subset_size`` (the workflow's ``params.train_rows``; ``--train-rows`` overrides).
@@ -149,7 +149,7 @@ def audit_all(
 ) -> pd.DataFrame:
     """Every model (a row of :func:`find_samples`) audited against ``draws`` references of
     each size, drawn per seed: one record per audit."""
-    from diffshare.defenses.audit import audit_samples, reference_rows
+    from diffshare.defenses.audit import audit_table, reference_rows
     from diffshare.storage import read_parquet
 
     schema.check_table(test, "the test split")
@@ -159,18 +159,14 @@ def audit_all(
     for _, model in models.iterrows():
         samples = read_parquet(model["path"])
         schema.check_table(samples, f"samples {model['path']}")
-        s_samples, y_samples = schema.groups(samples), schema.labels(samples)
         for size in sizes:
             for draw in range(draws):
                 seed = reference_seed(size, model["seed"], draw)
                 reference = test.iloc[reference_rows(len(test), size, seed=seed)]
-                record = audit_samples(
-                    samples[schema.columns],
-                    reference[schema.columns],
-                    s_samples=s_samples,
-                    y_samples=y_samples,
-                    s_reference=schema.groups(reference),
-                    y_reference=schema.labels(reference),
+                record = audit_table(
+                    samples,
+                    reference,
+                    schema,
                     train_rows=train_rows,
                     **settings,
                     seed=seed % 2**31,

@@ -17,6 +17,7 @@ from diffshare.defenses.audit import (
     association_test,
     audit_samples,
     audit_summary,
+    audit_table,
     bootstrap_interval,
     check_train_rows,
     classifier_two_sample_test,
@@ -385,13 +386,10 @@ def adult_audit(small_adult):
     train, test, schema = small_adult
 
     def run(samples, **options):
-        return audit_samples(
-            samples[schema.columns],
-            test[schema.columns],
-            s_samples=schema.groups(samples),
-            y_samples=schema.labels(samples),
-            s_reference=schema.groups(test),
-            y_reference=schema.labels(test),
+        return audit_table(
+            samples,
+            test,
+            schema,
             train_rows=len(train),
             n_bootstrap=100,
             seed=0,

@@ -354,7 +354,9 @@ def test_benchmarks_table_gathers_every_benchmarked_job(tiny_all):
     # ratio (1 seed); the shared tree (tests/conftest.py) also holds the undefended estimates of
     # SDV's copula, which test_defense_pia_workflow.py defends: one job per ratio trains and
     # samples it, and no model is saved
-    assert counts["train_generator"] == 2 * 4 + 3 * 2
+    # and the calibrated attack's shadow models: three families x five shadow shares (1 seed)
+    assert counts["train_generator"] == 2 * 4 + 3 * 2 + 3 * 5
+    assert counts["estimate_shadow"] == 3 * 5
     assert counts["train_sample_generator"] == 2
     assert counts["estimate_property"] == 4 * 2
     assert (table["seconds"] > 0).all()
@@ -396,7 +398,7 @@ FPA_CLAIMS = {
     "greedy_cheaper_than_label_flip",
     "greedy_keeps_mi_xy",
 }
-PIA_CLAIMS = {"pia_within_hoeffding", "diffusion_leaks_more"}
+PIA_CLAIMS = {"pia_within_hoeffding", "diffusion_leaks_more", "pia_calibrated_covers"}
 VERDICTS = {"holds", "fails", "inconclusive"}
 
 

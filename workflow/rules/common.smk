@@ -740,6 +740,22 @@ def defense_pia_utility_params(wildcards):
     )
 
 
+def defense_pia_domain(wildcards):
+    """The dataset's declared public domain (datasets.<name>.domain: category sets, numeric
+    bounds), or None, which dp_sgd refuses naming the dataset and key."""
+    return canonical(dataset_config(config, wildcards.dataset).get("domain"))
+
+
+def defense_pia_privacy(wildcards):
+    """privacy.json of every dp_sgd run, in the order of defense_pia_runs."""
+    return [
+        f"results/defense/pia/models/{wildcards.dataset}/{generator}/{method}/{setting}/"
+        f"ratio~{ratio}/seed~{seed}/privacy.json"
+        for method, setting, generator, ratio, seed in defense_pia_runs(wildcards)
+        if method == "dp_sgd"
+    ]
+
+
 def defense_pia_settings():
     """(defense, setting) of the sweep: the undefended `none` first, then each method at each
     of its settings (rebalance and decoy_sampling at defense.pia.decoy, dp_sgd at each of
@@ -826,6 +842,12 @@ def defended_dataset(dataset):
             f"the receiver's audit and mitigations run on the FPA sweep's models; dataset "
             f"{dataset!r} has none ({fix})"
         )
+
+
+def audit_train_rows(wildcards):
+    """The rows (images) each shared model of the FPA sweep was trained on (fpa.subset_size;
+    image.fpa.subset_size): the training rows' term of the audit's null variance."""
+    return int(fpa_settings(wildcards)["subset_size"])
 
 
 def audit_settings(wildcards):

@@ -8,12 +8,6 @@
 # images: their *_images twins); the tables and the figure are written once for both.
 
 
-def audit_train_rows(wildcards):
-    """The rows (images) each shared model of the FPA sweep was trained on (fpa.subset_size;
-    image.fpa.subset_size): the training rows' term of the audit's null variance."""
-    return int(fpa_settings(wildcards)["subset_size"])
-
-
 rule audit_reference:
     """The receiver's trusted reference: defense.audit.reference_size rows of the test split."""
     input:

@@ -8,22 +8,6 @@
 check_defense_pia()
 
 
-def defense_pia_domain(wildcards):
-    """The dataset's declared public domain (datasets.<name>.domain: category sets, numeric
-    bounds), or None, which dp_sgd refuses naming the dataset and key."""
-    return canonical(dataset_config(config, wildcards.dataset).get("domain"))
-
-
-def defense_pia_privacy(wildcards):
-    """privacy.json of every dp_sgd run, in the order of defense_pia_runs."""
-    return [
-        f"results/defense/pia/models/{wildcards.dataset}/{generator}/{method}/{setting}/"
-        f"ratio~{ratio}/seed~{seed}/privacy.json"
-        for method, setting, generator, ratio, seed in defense_pia_runs(wildcards)
-        if method == "dp_sgd"
-    ]
-
-
 rule defense_pia_rebalance:
     """The sharer's table resampled to the decoy property share, label counts kept."""
     input:

@@ -1,7 +1,7 @@
 from threadpoolctl import threadpool_limits
 
 from diffshare.data.schema import TableSchema
-from diffshare.defenses.audit import audit_record, audit_samples
+from diffshare.defenses.audit import audit_record, audit_table
 from diffshare.logs import log_to
 from diffshare.storage import read_json, read_parquet, write_json
 
@@ -11,15 +11,10 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
     schema = TableSchema.from_dict(read_json(snakemake.input.schema))
     samples = read_parquet(snakemake.input.samples)
     reference = read_parquet(snakemake.input.reference)
-    schema.check_table(samples, "samples")
-    schema.check_table(reference, "reference")
-    record = audit_samples(
-        samples[schema.columns],
-        reference[schema.columns],
-        s_samples=schema.groups(samples),
-        y_samples=schema.labels(samples),
-        s_reference=schema.groups(reference),
-        y_reference=schema.labels(reference),
+    record = audit_table(
+        samples,
+        reference,
+        schema,
         **snakemake.params.audit,
         train_rows=snakemake.params.train_rows,
         seed=int(snakemake.wildcards.seed),

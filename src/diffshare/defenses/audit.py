@@ -544,3 +544,23 @@ def audit_summary(table: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     summary["flag_rate"] = summary["flag_rate"].astype(float)
     return summary
+
+
+def audit_table(
+    samples: pd.DataFrame, reference: pd.DataFrame, schema: Any, **options: Any
+) -> dict[str, Any]:
+    """:func:`audit_samples` of two prepared tables described by ``schema`` (a
+    :class:`~diffshare.data.schema.TableSchema`): their columns in its order, the sensitive
+    attribute and label read by it; ``options`` as :func:`audit_samples` takes them. The one
+    call of the workflow's job, ``diffshare``'s benchmark and tests."""
+    schema.check_table(samples, "samples")
+    schema.check_table(reference, "reference")
+    return audit_samples(
+        samples[schema.columns],
+        reference[schema.columns],
+        s_samples=schema.groups(samples),
+        y_samples=schema.labels(samples),
+        s_reference=schema.groups(reference),
+        y_reference=schema.labels(reference),
+        **options,
+    )
