@@ -98,9 +98,14 @@ FIRST = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so that the marks added here count
 def pytest_collection_modifyitems(session, config, items):
-    """Put the FIRST modules first, in that order; inside a module, the tests that do not need
-    a shared build's tree before those that do. (A stable sort: the order is otherwise kept.)"""
+    """Mark every test that needs a shared build's tree ``e2e``; put the FIRST modules first, in
+    that order; inside a module, the tests that do not need a shared build's tree before those
+    that do. (A stable sort: the order is otherwise kept.)"""
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in SHARED_BUILDS):
+            item.add_marker(pytest.mark.e2e)
 
     def rank(item):
         name = item.path.name

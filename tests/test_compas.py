@@ -108,6 +108,7 @@ SMALL = {
 
 
 @pytest.mark.workflow
+@pytest.mark.e2e
 def test_baseline_builds_and_attack_targets_schedule(tmp_path):
     (tmp_path / "small.yaml").write_text(yaml.safe_dump(SMALL))
     target = "results/baseline/compas.csv"

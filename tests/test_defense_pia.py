@@ -16,6 +16,7 @@ from diffshare.defenses.pia import (
     decoy_samples,
     rebalance_rows,
     rebalance_table,
+    served_utility,
     sharer_property_classifier,
 )
 from diffshare.defenses.pia_report import (
@@ -54,6 +55,25 @@ def domain(catalogue):
 def tiny_model(adult):
     train, _, schema = adult
     return TabularDiffusion(TabularDiffusionConfig(steps=40, **TINY), seed=0).fit(train, schema)
+
+
+def test_utility_of_served_rows_with_both_labels_is_the_classifiers(adult):
+    train, test, schema = adult
+    utility = served_utility(train, test, schema=schema, params={}, seed=0)
+    assert utility["single_label"] is None
+    majority = max(schema.labels(test).mean(), 1 - schema.labels(test).mean())
+    assert utility["accuracy_logreg"] > majority and utility["accuracy_hgb"] > majority
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_served_rows_of_one_label_get_the_constant_classifier_they_support(adult, label):
+    # A heavily noised model can serve one label only: no classifier fits it, the receiver's
+    # only model predicts that label, and the record says so instead of the job failing.
+    train, test, schema = adult
+    one = train[schema.labels(train) == label]
+    utility = served_utility(one, test, schema=schema, params={}, seed=0)
+    share = float((schema.labels(test) == label).mean())
+    assert utility == {"accuracy_logreg": share, "accuracy_hgb": share, "single_label": label}
 
 
 # -- rebalance ------------------------------------------------------------------------------------

@@ -129,6 +129,7 @@ def small_checkout(folder):
 
 
 @pytest.mark.workflow
+@pytest.mark.e2e
 def test_a_moved_or_copied_checkout_reruns_nothing(tmp_path):
     checkout = small_checkout(tmp_path / "checkout")
     built = run_in(checkout, TARGET, "--cores", "2", "--configfile", "config/tiny.yaml")

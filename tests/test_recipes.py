@@ -86,6 +86,7 @@ def test_a_file_of_samples_is_checked(tmp_path, catalogue):
 
 
 @pytest.mark.workflow
+@pytest.mark.e2e
 def test_a_family_of_ones_own_and_sdvs_join_the_sweep(tmp_path):
     pytest.importorskip("sdv")
     for command in start(tmp_path, "families"):

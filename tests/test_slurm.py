@@ -80,6 +80,7 @@ def cluster_is_up() -> bool:
 
 
 @pytest.mark.skipif(not cluster_is_up(), reason="no SLURM cluster answers (see .ci/slurm/start.sh)")
+@pytest.mark.e2e
 def test_tiny_run_through_the_slurm_profile(tmp_path):
     targets = [
         "results/baseline/adult.csv",

@@ -320,6 +320,7 @@ def test_new_ratio_reruns_only_its_jobs(tiny_pia):
     }
 
 
+@pytest.mark.e2e
 def test_hidden_property_never_reaches_the_shared_model(tmp_path):
     config = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
     config["pia"].update(

@@ -258,10 +258,30 @@ def served_utility(
     params: Mapping[str, Mapping[str, Any]],
     seed: int = 0,
     use_sensitive: bool = True,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """``accuracy_logreg`` and ``accuracy_hgb``: the receiver's classifiers trained on the
-    served ``samples`` (with ``params`` per classifier), accuracy on the real ``test`` rows."""
-    result = {}
+    served ``samples`` (with ``params`` per classifier), accuracy on the real ``test`` rows.
+
+    ``single_label`` is the one label value the samples hold, or ``None``. A heavily noised
+    model (dp_sgd at a small epsilon) can serve rows of one label only; no classifier can be
+    fitted to them, and the only one they support predicts that label for every row, so both
+    accuracies are then the share of ``test`` rows with that label, and ``single_label`` says
+    so."""
+    schema.check_table(samples, "served samples")
+    labels = np.unique(schema.labels(samples))
+    if len(labels) == 1:
+        label = int(labels[0])
+        accuracy = float((schema.labels(test) == label).mean())
+        log.warning(
+            "the served samples hold one label value (%d); both classifiers predict it "
+            "(accuracy %.4f on the test rows)",
+            label,
+            accuracy,
+        )
+        return {f"accuracy_{name}": accuracy for name in UTILITY_CLASSIFIERS} | {
+            "single_label": label
+        }
+    result: dict[str, Any] = {"single_label": None}
     for name in UTILITY_CLASSIFIERS:
         predictions = train_and_predict(
             name,
