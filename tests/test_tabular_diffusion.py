@@ -1,6 +1,7 @@
 """The shared model: sample shapes and categories, numerical stability, persistence, resuming."""
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -109,9 +110,44 @@ def test_posterior_stays_normalised_per_feature():
     for t in (0, 1, 15, 29):
         steps = torch.full((2,), t)
         posterior = multi.q_posterior(log_x0, multi.log_onehot(codes), steps)
-        assert torch.isfinite(torch.logsumexp(posterior, -1)).all()
-        np.testing.assert_allclose(posterior.exp().sum(-1), 1.0, atol=1e-5)
-        assert (posterior.exp()[:, 0, 2:] == 0).all()  # padding of the 2-category feature
+        assert torch.isfinite(multi.segment_lse(posterior)).all()
+        np.testing.assert_allclose(posterior.exp() @ multi.members, 1.0, atol=1e-5)
+
+
+def per_feature(multi, flat, reduce):
+    """``reduce`` applied to each feature's own columns of ``flat``, one feature at a time."""
+    bounds = multi.offsets.tolist()
+    return [reduce(flat[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def test_flat_reductions_match_one_feature_at_a_time():
+    # The flat layout's segment reductions against torch's own, feature by feature, at scales
+    # where a shift by the row's maximum instead of the feature's would underflow.
+    multi = MultinomialDiffusion([2, 41, 1, 7], torch.linspace(0.99, 0.01, 30))
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(64, 51, generator=generator) * 5
+    logits[:, 2:43] -= 200.0
+    logits[:3, 43] = -math.inf  # a one-category feature whose only entry is -inf
+    lse = multi.segment_lse(logits)
+    expected = torch.stack(per_feature(multi, logits, lambda x: torch.logsumexp(x, 1)), 1)
+    torch.testing.assert_close(lse, expected)
+    normalised = multi.log_softmax(logits[3:])
+    expected = torch.cat(per_feature(multi, logits[3:], lambda x: x.log_softmax(1)), 1)
+    torch.testing.assert_close(normalised, expected)
+    # the gradient of a per-feature log-sum-exp is each feature's softmax
+    leaf = logits[3:].clone().requires_grad_()
+    multi.segment_lse(leaf).sum().backward()
+    torch.testing.assert_close(leaf.grad, expected.exp())
+
+
+def test_sampling_draws_each_feature_from_its_own_categories():
+    multi = MultinomialDiffusion([2, 5, 3], torch.linspace(0.99, 0.01, 30))
+    probs = torch.tensor([0.9, 0.1, 0.0, 0.0, 1.0, 0.0, 0.0, 0.2, 0.3, 0.5])
+    codes = multi.sample(probs.log().expand(20000, -1), torch.Generator().manual_seed(0))
+    assert codes.shape == (20000, 3) and (codes[:, 1] == 2).all()
+    shares = torch.stack([torch.bincount(c, minlength=3)[:3] for c in codes.T]).float() / 20000
+    np.testing.assert_allclose(shares[0, :2], [0.9, 0.1], atol=0.01)
+    np.testing.assert_allclose(shares[2], [0.2, 0.3, 0.5], atol=0.01)
 
 
 def test_quantile_transform_round_trips():

@@ -200,7 +200,7 @@ class TabularDiffusion(BaseGenerator):
             loss_cat = multi.kl(true_posterior, model_posterior)
             loss_cat = loss_cat if per_sample else loss_cat.mean()
             if self.config.categorical_ce_weight:
-                cross_entropy = -torch.where(log_x0 == 0.0, log_p0, 0.0).sum(dim=(1, 2))
+                cross_entropy = -torch.where(log_x0 == 0.0, log_p0, 0.0).flatten(1).sum(dim=1)
                 cross_entropy = cross_entropy if per_sample else cross_entropy.mean()
                 loss_cat = loss_cat + self.config.categorical_ce_weight * cross_entropy
             # Summed over features, where TabDDPM averages: with a CPU-sized training budget the
