@@ -34,42 +34,23 @@ from torch import nn
 from diffshare.data.tabular import DatasetSpec, prepare
 from diffshare.generators import tabddpm
 from diffshare.generators.tabddpm import TabularDiffusion, TabularDiffusionConfig
+from diffshare.generators.tabular_networks import MultinomialDiffusion
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class Padded(nn.Module):
-    """The padded layout (the class as it was before the flat one)."""
+class Padded(MultinomialDiffusion):
+    """The padded layout: the methods of the class before the flat one, verbatim; its buffers are
+    the flat class's, but ``log_k`` shaped (F, 1)."""
 
     def __init__(self, num_classes: Sequence[int], alphas_cumprod: torch.Tensor):
-        super().__init__()
-        num_classes = torch.as_tensor(list(num_classes), dtype=torch.long)
-        k_max = int(num_classes.max()) if len(num_classes) else 1
-        self.num_features = len(num_classes)
-        self.register_buffer("num_classes", num_classes)
-        self.register_buffer("mask", torch.arange(k_max)[None, :] < num_classes[:, None])
-        self.register_buffer("log_k", torch.log(num_classes.double()).float()[:, None])
-        cumprod = alphas_cumprod.double()
-        alphas = torch.cat([cumprod[:1], cumprod[1:] / cumprod[:-1]])
-        for name, value in {
-            "log_alpha": torch.log(alphas),
-            "log_1m_alpha": torch.log1p(-alphas),
-            "log_cumprod": torch.log(cumprod),
-            "log_1m_cumprod": torch.log1p(-cumprod),
-        }.items():
-            self.register_buffer(name, value.float())
-        offsets = torch.cumsum(torch.cat([torch.zeros(1, dtype=torch.long), num_classes]), 0)
-        self.register_buffer("offsets", offsets)
+        super().__init__(num_classes, alphas_cumprod)
+        self.log_k = torch.log(self.num_classes.double()).float()[:, None]
 
     def log_onehot(self, codes):
         onehot = nn.functional.one_hot(codes, self.mask.shape[1]).bool()
         zeros = torch.zeros(onehot.shape, device=codes.device)
         return zeros.masked_fill(~onehot, -math.inf)
-
-    def flat_onehot(self, codes):
-        out = torch.zeros(codes.shape[0], int(self.offsets[-1]), device=codes.device)
-        out.scatter_(1, codes + self.offsets[:-1], 1.0)
-        return out
 
     def log_softmax(self, flat_logits):
         padded = flat_logits.new_full((flat_logits.shape[0], *self.mask.shape), -math.inf)
@@ -81,12 +62,6 @@ class Padded(nn.Module):
             log_x + log_keep[:, None, None], log_flip[:, None, None] - self.log_k[None]
         )
         return mixed.masked_fill(~self.mask, -math.inf)
-
-    def q_marginal(self, log_x0, t):
-        return self._mix(log_x0, self.log_cumprod[t], self.log_1m_cumprod[t])
-
-    def q_step(self, log_x, t):
-        return self._mix(log_x, self.log_alpha[t], self.log_1m_alpha[t])
 
     def q_posterior(self, log_x0, log_xt, t):
         previous = self.q_marginal(log_x0, (t - 1).clamp(min=0))
@@ -169,9 +144,7 @@ def main() -> None:
     table = pool.sample(min(args.rows, len(pool)), random_state=0)
     results = {}
     layouts = [("padded (before)", Padded, 0)]
-    layouts += [
-        (f"flat (now), seed {seed}", tabddpm.MultinomialDiffusion, seed) for seed in args.seeds
-    ]
+    layouts += [(f"flat (now), seed {seed}", MultinomialDiffusion, seed) for seed in args.seeds]
     for name, layout, seed in layouts:
         result = run(layout, table, schema, settings, args.samples, seed)
         results[name] = result
