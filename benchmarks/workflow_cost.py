@@ -24,15 +24,19 @@ Run it alone: two cores shared with anything else give neither figure.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from compare_results import differences  # beside this script
+
+from diffshare.reporting.benchmarks import collect_benchmarks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,22 +64,16 @@ def build(tree: Path, workdir: Path, targets: list[str], configs: list[str], cor
 
 
 def rule_seconds(workdir: Path) -> dict[str, tuple[int, float]]:
-    """Jobs and seconds per rule from the jobs' benchmark files."""
-    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
-    for path in (workdir / "results" / "benchmarks").glob("*/**/*.tsv"):
-        rule = path.relative_to(workdir / "results" / "benchmarks").parts[0]
-        with open(path) as handle:
-            for row in csv.DictReader(handle, delimiter="\t"):
-                totals[rule][0] += 1
-                totals[rule][1] += float(row["s"])
-    return {rule: (int(n), s) for rule, (n, s) in totals.items()}
+    """Jobs and seconds per rule from the jobs' benchmark files (results/benchmarks.csv's
+    reader)."""
+    table = collect_benchmarks(workdir / "results" / "benchmarks")
+    totals = table.groupby("rule")["seconds"].agg(["count", "sum"])
+    return {rule: (int(row["count"]), float(row["sum"])) for rule, row in totals.iterrows()}
 
 
 def compare_tables(first: Path, second: Path) -> list[str]:
-    """One line per CSV under results/ that both folders wrote."""
-    import numpy as np
-    import pandas as pd
-
+    """One line per CSV under results/ that both folders wrote: its non-numeric cells checked
+    by compare_results.py's :func:`differences`, and the largest difference of a numeric cell."""
     lines = []
     for path in sorted((first / "results").rglob("*.csv")):
         relative = path.relative_to(first)
@@ -88,10 +86,11 @@ def compare_tables(first: Path, second: Path) -> list[str]:
             continue
         numeric = [c for c in a.columns if a[c].dtype.kind == "f" and b[c].dtype.kind == "f"]
         others = [c for c in a.columns if c not in numeric]
-        same = a[others].astype(str).equals(b[others].astype(str))
+        found = differences(a[others], b[others], tolerance=0.0)
         difference = np.nanmax(np.abs(a[numeric].to_numpy() - b[numeric].to_numpy()), initial=0)
+        cells = f"DIFFER: {found[0]}" if found else "equal"
         lines.append(
-            f"{relative}: {a.shape[0]} rows; other cells {'equal' if same else 'DIFFER'}; "
+            f"{relative}: {a.shape[0]} rows; other cells {cells}; "
             f"largest numeric difference {difference:.3g}"
         )
     return lines

@@ -200,6 +200,8 @@ class TabularDiffusion(BaseGenerator):
             loss_cat = multi.kl(true_posterior, model_posterior)
             loss_cat = loss_cat if per_sample else loss_cat.mean()
             if self.config.categorical_ce_weight:
+                # flatten: summed over every entry of a row whatever the layout (the layout
+                # benchmark's padded baseline included)
                 cross_entropy = -torch.where(log_x0 == 0.0, log_p0, 0.0).flatten(1).sum(dim=1)
                 cross_entropy = cross_entropy if per_sample else cross_entropy.mean()
                 loss_cat = loss_cat + self.config.categorical_ce_weight * cross_entropy
