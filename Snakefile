@@ -27,14 +27,23 @@ wildcard_constraints:
     alpha=SWEEP_VALUE,
 
 
+include: "workflow/rules/data_inputs.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/generator_inputs.smk"
 include: "workflow/rules/generator.smk"
+include: "workflow/rules/receiver_inputs.smk"
 include: "workflow/rules/receiver.smk"
+include: "workflow/rules/fpa_inputs.smk"
 include: "workflow/rules/fpa.smk"
+include: "workflow/rules/pia_inputs.smk"
 include: "workflow/rules/pia.smk"
+include: "workflow/rules/claims_inputs.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/quality_inputs.smk"
 include: "workflow/rules/quality.smk"
+include: "workflow/rules/defense_fpa_inputs.smk"
 include: "workflow/rules/defense_fpa.smk"
+include: "workflow/rules/defense_pia_inputs.smk"
 include: "workflow/rules/defense_pia.smk"
 include: "workflow/rules/report.smk"
 

@@ -105,7 +105,7 @@ def load_config(configfiles: Sequence[str]) -> dict[str, Any]:
 
 
 def audit_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """defense.audit as the workflow passes it (common.smk's audit_settings)."""
+    """defense.audit as the workflow passes it (defense_fpa_inputs.smk's audit_settings)."""
     audit = dict(config["defense"]["audit"])
     audit.pop("reference_size", None)
     audit.pop("image_sensitive", None)
