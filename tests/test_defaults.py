@@ -1,15 +1,15 @@
-"""Defaults live in one place, the config schema: config/config.yaml, config/README.md, the
-README's configuration table and the library's own defaults must all say the same."""
+"""Defaults live in one place, the config schema: config/config.yaml, config/README.md and the
+library's own defaults must all say the same (docs/reference/config.md is generated from it too,
+tests/test_docs.py)."""
 
 import inspect
-import re
 from dataclasses import MISSING, fields
 
 import pytest
 import yaml
 
 from conftest import REPO
-from diffshare.config import reference_markdown, schema_defaults, schema_node
+from diffshare.config import reference_markdown, schema_defaults
 
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 DEFAULTS = schema_defaults(SCHEMA)
@@ -38,22 +38,6 @@ def test_config_yaml_holds_exactly_the_schema_defaults():
 def test_config_reference_is_generated_from_the_schema():
     # Regenerate: python -m diffshare.config workflow/schemas/config.schema.yaml > config/README.md
     assert (REPO / "config/README.md").read_text() == reference_markdown(SCHEMA)
-
-
-def readme_rows():
-    text = (REPO / "README.md").read_text()
-    table = text[text.index("| key | default | meaning |") :].split("\n\n")[0]
-    for line in table.splitlines()[2:]:
-        key, default = (cell.strip() for cell in line.strip("|").split("|")[:2])
-        yield key.strip("`"), default
-
-
-@pytest.mark.parametrize(("key", "default"), list(readme_rows()))
-def test_readme_configuration_table_agrees_with_the_schema(key, default):
-    schema_node(SCHEMA, key)  # the key exists
-    match = re.fullmatch(r"`([^`]*)`", default)
-    assert match, f"README default of {key} must be one YAML value in backticks, got {default!r}"
-    assert same(yaml.safe_load(match.group(1)), at(key)), key
 
 
 def library_defaults(target) -> dict:

@@ -437,7 +437,8 @@ def _estimate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The `diffshare` command's parser (docs/reference/cli.md is generated from it)."""
     parser = argparse.ArgumentParser(
         prog="diffshare",
         description="Privacy and fairness risks of sharing generative models (diffshare).",
@@ -590,7 +591,12 @@ def _parser() -> argparse.ArgumentParser:
             "and JSON; sample_only: trained and sampled in one job, never saved)."
         ),
     )
-    families.add_argument("--plugin", action="append", metavar="NAME=module:Class")
+    families.add_argument(
+        "--plugin",
+        action="append",
+        metavar="NAME=module:Class",
+        help="a plugin family not installed by entry point (repeatable)",
+    )
     return parser
 
 
@@ -604,7 +610,7 @@ def _write_rows(table: pd.DataFrame, path: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "audit":
             record = run_audit(args)

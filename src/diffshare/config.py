@@ -1,9 +1,10 @@
 """The run's configuration: lookups by dataset and track, and the defaults of the schema.
 
 The workflow validates the merged config against ``workflow/schemas/config.schema.yaml``, the one
-place where defaults live (:func:`schema_defaults` reads them; ``config/config.yaml`` and the
-README's tables must agree with it, which the tests check), then checks cross-references with
-:func:`diffshare.validation.check_config`. This module imports no stage code.
+place where defaults live (:func:`schema_defaults` reads them; ``config/config.yaml`` must agree
+with it and ``config/README.md`` is generated from it, which the tests check), then checks
+cross-references with :func:`diffshare.validation.check_config`. This module imports no stage
+code.
 
 Settings are symmetric between the tracks: a tabular dataset's are under ``fpa``, ``pia``,
 ``generator``; an image dataset's under ``image.fpa``, ``image.pia``, ``image.diffusion``, ...
@@ -177,25 +178,6 @@ def _resolve(schema: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
     node: Any = schema
     for part in ref[2:].split("/"):
         node = node[part]
-    return node
-
-
-def schema_node(schema: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    """The schema node of the dotted config ``key`` (``image.fpa.mine.steps``);
-    :class:`ConfigError` naming the first part the schema does not describe."""
-    node: Mapping[str, Any] = schema
-    for part in key.split("."):
-        properties: dict[str, Any] = {}
-        for piece in [node, *(node.get("allOf") or [])]:
-            if "$ref" in piece:
-                properties.update(_resolve(schema, piece["$ref"]).get("properties") or {})
-            properties.update(piece.get("properties") or {})
-        if part in properties:
-            node = properties[part]
-        elif isinstance(node.get("additionalProperties"), Mapping):  # keyed by dataset, ...
-            node = node["additionalProperties"]
-        else:
-            raise ConfigError(f"the config schema has no key {key!r} (no {part!r})")
     return node
 
 

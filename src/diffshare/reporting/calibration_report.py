@@ -89,23 +89,15 @@ def _cell(value: float) -> str:
     return f"{value:.3f}"
 
 
-def calibration_markdown(
-    pia: pd.DataFrame, sensitivity: pd.DataFrame | None, sources: Sequence[str]
-) -> str:
-    """The page: :func:`calibration_summary` and, when given, :func:`sensitivity_summary` as
-    markdown tables, headed by the command that renders it from ``sources``."""
+def calibration_tables(
+    pia: pd.DataFrame, sensitivity: pd.DataFrame | None, level: int = 2
+) -> list[str]:
+    """The markdown lines of :func:`calibration_summary` and, when given,
+    :func:`sensitivity_summary`, the second under a heading of ``level``."""
     summary, n = calibration_summary(pia)
     raw_attacks = [c.removeprefix("hoeffding_") for c in summary if c.startswith("hoeffding_")]
     raw_attacks = [a for a in raw_attacks if a != "width"]
     lines = [
-        "# Calibrated property inference: coverage, width and error",
-        "",
-        "Rendered from the recorded tables beside this page (a test re-renders it) by:",
-        "",
-        "```bash",
-        "python -m diffshare.reporting.calibration_report " + " ".join(sources),
-        "```",
-        "",
         f"At {n} queries, pooled over every repeat, true share and seed. `coverage`: the share of",
         "calibrated intervals (nominal 1 - delta) holding the true share, with its range over",
         "seeds; `width`: their mean width; `error`: mean absolute error of the estimates. The",
@@ -133,7 +125,7 @@ def calibration_markdown(
         families = list(dict.fromkeys(table["calibrated_with"]))
         lines += [
             "",
-            "## Calibrated with another family's shadows",
+            "#" * level + " Calibrated with another family's shadows",
             "",
             "Each target family (rows) calibrated with each family's shadow models (columns) at",
             f"{n} queries: coverage / error. `any family` spans every family's interval, the",
@@ -151,6 +143,25 @@ def calibration_markdown(
                 for f in families
             ]
             lines.append(f"| {generator} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def calibration_markdown(
+    pia: pd.DataFrame, sensitivity: pd.DataFrame | None, sources: Sequence[str]
+) -> str:
+    """The page: :func:`calibration_tables`, headed by the command that renders it from
+    ``sources``."""
+    lines = [
+        "# Calibrated property inference: coverage, width and error",
+        "",
+        "Rendered from the recorded tables beside this page (a test re-renders it) by:",
+        "",
+        "```bash",
+        "python -m diffshare.reporting.calibration_report " + " ".join(sources),
+        "```",
+        "",
+        *calibration_tables(pia, sensitivity),
+    ]
     return "\n".join(lines) + "\n"
 
 
