@@ -543,7 +543,7 @@ def performance_page(root: Path) -> str:
         "",
         "The time recorded runs took and where it went, and the recorded outputs of the",
         "benchmark scripts in `benchmarks/` ([how to run them](speed.md)). Timings depend on the",
-        "machine each names and were taken with nothing else running.",
+        "machine each names; a run's results page says whether anything else ran beside it.",
         "",
     ]
     for folder in recorded_runs(root):
