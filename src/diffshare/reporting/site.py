@@ -174,10 +174,10 @@ def _wall(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min {seconds:02d} s" if hours else f"{minutes} min {seconds} s"
 
 
-def _run_section(run: Mapping[str, Any], folder: str) -> list[str]:
-    machine = run["machine"]
+def _provenance(run: Mapping[str, Any], heading: str) -> list[str]:
+    """A run's heading, staleness marker, command, commit, machine and wall time."""
     lines = [
-        "## The run",
+        heading,
         "",
         f"<!-- staleness: {run['commit']} -->",
         "",
@@ -186,10 +186,15 @@ def _run_section(run: Mapping[str, Any], folder: str) -> list[str]:
         "```",
         "",
         f"- commit `{run['commit']}`, {run['date']}",
-        "- machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()),
+        "- machine: " + ", ".join(f"{k} {v}" for k, v in run["machine"].items()),
     ]
     if "wall_seconds" in run:
         lines.append(f"- wall time {_wall(run['wall_seconds'])}, {run.get('jobs', '?')} jobs")
+    return lines
+
+
+def _run_section(run: Mapping[str, Any], folder: str) -> list[str]:
+    lines = _provenance(run, "## The run")
     configs = ", ".join(f"[`{c}`](../recorded/{folder}/{Path(c).name})" for c in run["configfiles"])
     lines += [
         f"- settings: {configs} over the defaults of `config/config.yaml`",
@@ -552,22 +557,10 @@ def performance_page(root: Path) -> str:
         if not (where / "benchmarks.csv").is_file():
             continue
         benchmarks = pd.read_csv(where / "benchmarks.csv")
+        lines += _provenance(run, f"## {run['title']}")
         lines += [
-            f"## {run['title']}",
-            "",
-            f"<!-- staleness: {run['commit']} -->",
-            "",
-            "```bash",
-            run["command"],
-            "```",
-            "",
-            "- machine: " + ", ".join(f"{k} {v}" for k, v in run["machine"].items()),
-            f"- commit `{run['commit']}`, {run['date']}",
-        ]
-        if "wall_seconds" in run:
-            lines.append(f"- wall time {_wall(run['wall_seconds'])}, {len(benchmarks)} jobs timed")
-        lines += [
-            f"- the jobs' own seconds add up to {benchmarks['seconds'].sum() / 60:.0f} min",
+            f"- {len(benchmarks)} jobs timed, their own seconds adding up to "
+            f"{benchmarks['seconds'].sum() / 60:.0f} min",
             "",
         ]
         lines += _table(
