@@ -14,7 +14,7 @@ import pytest
 
 from diffshare.cli import build_parser
 from diffshare.errors import DataError
-from diffshare.reporting import site
+from diffshare.reporting import recorded, site
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def test_generated_pages_match_their_sources():
     what `python -m diffshare.reporting.site` writes from the recorded tables today."""
     stale = [
         path.relative_to(REPO).as_posix()
-        for path, text in site.pages(REPO).items()
+        for path, text in site.pages(REPO, build_parser()).items()
         if not path.is_file() or path.read_text() != text
     ]
     assert not stale, f"run `python -m diffshare.reporting.site` to rewrite: {stale}"
@@ -74,7 +74,7 @@ def test_cli_reference_names_every_option():
 def test_a_recorded_run_must_say_where_it_ran(tmp_path):
     (tmp_path / "run.json").write_text('{"title": "t", "dataset": "adult", "command": "c"}')
     with pytest.raises(DataError, match="commit"):
-        site.read_run(tmp_path)
+        recorded.read_run(tmp_path)
 
 
 def test_headline_block_must_be_there_once():
@@ -135,12 +135,12 @@ def test_record_run_keeps_the_tables_settings_commit_and_machine(tmp_path):
     folder = tmp_path / "docs/recorded/adult"
     run = {"title": "T", "dataset": "adult", "command": "snakemake ...", "commit": "abc1234"}
     run["configfiles"] = ["config/paper.yaml"]
-    written = site.record_run(tmp_path / "results", folder, run, REPO)
+    written = recorded.record_run(tmp_path / "results", folder, run, REPO)
     assert set(written) == {"claims_adult.csv", "fpa_adult.png", "benchmarks.csv", "paper.yaml"} | {
         "run.json"
     }
-    recorded = site.read_run(folder)
-    assert recorded["commit"] == "abc1234" and recorded["machine"]["cores"]
+    kept = recorded.read_run(folder)
+    assert kept["commit"] == "abc1234" and kept["machine"]["cores"]
     # The performance page sums the jobs' seconds by rule, and the shared models' by family.
     (tmp_path / "workflow/schemas").mkdir(parents=True)
     page = site.performance_page(tmp_path)
@@ -151,6 +151,6 @@ def test_record_run_keeps_the_tables_settings_commit_and_machine(tmp_path):
 def test_record_run_refuses_a_run_it_cannot_place(tmp_path):
     run = {"title": "T", "dataset": "adult", "command": "c", "configfiles": []}
     with pytest.raises(DataError, match="holds none of the tables"):
-        site.record_run(tmp_path, tmp_path / "out", run, REPO)
+        recorded.record_run(tmp_path, tmp_path / "out", run, REPO)
     with pytest.raises(DataError, match="lacks"):
-        site.record_run(tmp_path, tmp_path / "out", {"title": "T"}, REPO)
+        recorded.record_run(tmp_path, tmp_path / "out", {"title": "T"}, REPO)

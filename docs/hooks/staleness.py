@@ -1,6 +1,6 @@
 """MkDocs hook: say on each results page whether the code changed since its recorded run.
 
-A generated results page holds ``<!-- staleness: COMMIT -->`` (``diffshare.reporting.site``);
+A generated results page holds ``<!-- staleness: COMMIT -->`` (``python -m diffshare.docs``);
 at build time this replaces it with a note listing the files under ``src/`` and ``workflow/``
 that differ between that commit and the checkout being built (uncommitted edits included), or
 saying that none do, or that git could not tell (no git, or a clone without that commit).
