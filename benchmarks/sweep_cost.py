@@ -7,10 +7,11 @@ The shared models' training is nearly all of the sweeps' job time. For each fami
 ratio this trains the shared model on the same sharer table (property inference's table:
 ``pia.subset_size`` rows at that ratio, as the workflow draws it) twice, with the previous defaults
 (``BASELINE``: a 512-wide denoiser for 3,000 steps, CTGAN and TVAE for 300 epochs, every job
-with all cores, one job at a time) and with those of ``config/config.yaml`` (overridable with
-``--set``), each set scheduled as the workflow schedules its jobs on ``--cores`` cores: the new
-settings run ``cores // generator.table_threads`` jobs side by side. Each model draws
-``generator.n_synthetic`` rows. Then, outside the timings, per model: the accuracy of logreg and
+with all cores, one job at a time, float32 matrix products) and with those of
+``config/config.yaml`` (overridable with ``--set``), each set scheduled as the workflow
+schedules its jobs on ``--cores`` cores: the new settings run
+``cores // generator.table_threads`` jobs side by side. Each model draws ``generator.n_synthetic``
+rows. Then, outside the timings, per model: the accuracy of logreg and
 hgb trained on the samples and tested on the real test split, and the property inference error
 |estimate - true ratio| of the ``column`` and ``aux_corrected`` attacks at 1,000 queries (mean
 over the repeats). Last line: the speedup of the whole set, ``<ratio>x``.
@@ -38,6 +39,7 @@ BASELINE: dict[str, Any] = {
     "ctgan": {"epochs": 300, "batch_size": 500},
     "tvae": {"epochs": 300, "batch_size": 500},
     "threads": None,  # all cores: generator.threads (8) capped at --cores
+    "precision": "highest",  # float32 matrix products (before generator.table_matmul_precision)
 }
 
 
@@ -64,8 +66,10 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from diffshare.generators import make_generator
+    from diffshare.tensors import set_matmul_precision
 
     torch.set_num_threads(job["threads"])
+    set_matmul_precision(job["precision"])
     start = time.perf_counter()
     model = make_generator(job["family"], job["settings"], seed=job["seed"], device="cpu")
     model.fit(job["table"], job["schema"])
@@ -116,9 +120,10 @@ def main() -> None:
     baseline_config["pia"]["generator_steps"] = BASELINE["tabddpm"]["steps"]
     new_threads = min(int(config["generator"]["table_threads"]), args.cores)
     old_threads = min(int(config["generator"]["threads"]), args.cores)
-    sets = {"new": (config, overrides, new_threads)}
+    new_precision = config["generator"]["table_matmul_precision"]
+    sets = {"new": (config, overrides, new_threads, new_precision)}
     if not args.skip_baseline:
-        sets = {"baseline": (baseline_config, {}, old_threads), **sets}
+        sets = {"baseline": (baseline_config, {}, old_threads, BASELINE["precision"]), **sets}
 
     tables = {
         ratio: sharer_set(
@@ -133,7 +138,7 @@ def main() -> None:
     }
     n_synthetic = int(config["generator"]["n_synthetic"])
     walls: dict[str, float] = {}
-    for name, (settings_config, settings_overrides, threads) in sets.items():
+    for name, (settings_config, settings_overrides, threads, precision) in sets.items():
         jobs = [
             {
                 "family": family,
@@ -142,6 +147,7 @@ def main() -> None:
                 "schema": schema,
                 "seed": args.seed,
                 "threads": threads,
+                "precision": precision,
                 "n_synthetic": n_synthetic,
                 "ratio": ratio,
             }
@@ -152,7 +158,7 @@ def main() -> None:
         results, walls[name] = _run(jobs, workers)
         print(
             f"{name}: {len(jobs)} models, {threads} thread(s) per job, {workers} job(s) side by "
-            f"side: wall {walls[name]:.1f} s"
+            f"side, matmul precision {precision}: wall {walls[name]:.1f} s"
         )
         for job, result in zip(jobs, results, strict=True):
             samples = result["samples"]

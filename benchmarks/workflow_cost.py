@@ -18,6 +18,14 @@ the two built the same tables (every CSV under ``results/`` that both wrote: sam
 columns, and the largest difference of a numeric cell, since float rounding may differ); and,
 last line, the baseline's wall time over this checkout's, ``<ratio>x``.
 
+Or, with ``--baseline-recorded docs/recorded/NAME`` instead of ``--baseline``, against a run
+recorded earlier (``python -m diffshare.docs record``) of the same targets and settings, when
+building the baseline again would take hours: only this checkout is built, the baseline's wall
+time and jobs' seconds are the recorded ones (its ``run.json`` and ``benchmarks.csv``), and the
+tables compared are the recorded copies (``results/claims/adult.csv`` recorded as
+``claims_adult.csv``), with the claims' verdicts compared at the recorded correction and with
+none. Compare like with like: a recorded run from another kind of machine gives no ratio.
+
 Run it alone: two cores shared with anything else give neither figure.
 """
 
@@ -37,6 +45,7 @@ import pandas as pd
 from compare_results import differences  # beside this script
 
 from diffshare.reporting.benchmarks import collect_benchmarks
+from diffshare.reporting.claims import verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,10 +105,71 @@ def compare_tables(first: Path, second: Path) -> list[str]:
     return lines
 
 
+def recorded_rule_seconds(folder: Path) -> dict[str, tuple[int, float]]:
+    """Jobs and seconds per rule of a recorded run (its benchmarks.csv)."""
+    totals = pd.read_csv(folder / "benchmarks.csv").groupby("rule")["seconds"].agg(["count", "sum"])
+    return {rule: (int(row["count"]), float(row["sum"])) for rule, row in totals.iterrows()}
+
+
+def verdicts(claims: pd.DataFrame, level: float) -> dict[str, pd.Series]:
+    """The claims' verdicts as recorded (at the run's correction) and at correction none (the
+    claims report's own rule on the unadjusted p-values), keyed by the scope's description."""
+    raw = [
+        verdict(int(row.n_seeds), row.p_value, row.p_value_against, level)
+        for row in claims.itertuples()
+    ]
+    return {
+        "recorded correction": pd.Series(claims["verdict"].to_numpy(), index=claims["description"]),
+        "none": pd.Series(raw, index=claims["description"]),
+    }
+
+
+def compare_recorded(folder: Path, workdir: Path, level: float) -> list[str]:
+    """Each recorded CSV against this build's table of the same name; the claims' verdicts."""
+    lines = []
+    for path in sorted(folder.glob("*.csv")):
+        if path.name == "benchmarks.csv":
+            continue
+        built = next(
+            (
+                p
+                for p in (workdir / "results").rglob("*.csv")
+                if p.relative_to(workdir / "results").as_posix().replace("/", "_") == path.name
+            ),
+            None,
+        )
+        if built is None:
+            lines.append(f"{path.name}: not built")
+            continue
+        a, b = pd.read_csv(path), pd.read_csv(built)
+        if a.shape != b.shape or list(a.columns) != list(b.columns):
+            lines.append(f"{path.name}: shapes differ, {a.shape} against {b.shape}")
+            continue
+        if "verdict" not in a.columns:
+            lines.append(f"{path.name}: {a.shape[0]} rows, the same columns")
+            continue
+        before, after = verdicts(a, level), verdicts(b, level)
+        for correction in before:
+            old, new = before[correction], after[correction].reindex(before[correction].index)
+            moved = old[old != new]
+            lines.append(
+                f"{path.name}: verdicts at correction {correction}: "
+                f"{len(old) - len(moved)} of {len(old)} the same"
+            )
+            lines += [f"    moved: {scope}: {old[scope]} -> {new[scope]}" for scope in moved.index]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="+")
-    parser.add_argument("--baseline", required=True, help="git revision of the baseline code")
+    baseline = parser.add_mutually_exclusive_group(required=True)
+    baseline.add_argument("--baseline", help="git revision of the baseline code")
+    baseline.add_argument(
+        "--baseline-recorded",
+        type=Path,
+        help="a recorded run's folder (docs/recorded/NAME) as the baseline, not built again",
+    )
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument(
         "--configfile", action="append", default=[], help="a config file (repeat for several)"
@@ -108,6 +178,9 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="workflow-cost-", dir=args.keep))
+    if args.baseline_recorded:
+        against_recorded(args, scratch)
+        return
     baseline_tree = scratch / "baseline-code"
     subprocess.run(
         ["git", "worktree", "add", "--detach", str(baseline_tree), args.baseline],
@@ -140,6 +213,35 @@ def main() -> None:
     if args.keep is None:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"{before / after:.2f}x")
+
+
+def against_recorded(args: argparse.Namespace, scratch: Path) -> None:
+    """This checkout built from nothing, against the recorded run ``args.baseline_recorded``."""
+    import json
+
+    folder = args.baseline_recorded
+    run = json.loads((folder / "run.json").read_text())
+    workdir = scratch / "checkout"
+    workdir.mkdir()
+    seconds, jobs = build(ROOT, workdir, args.targets, args.configfile, args.cores)
+    runs = {
+        f"recorded {folder.name} (commit {run['commit']}, {run['date']})": (
+            float(run["wall_seconds"]),
+            run.get("jobs"),
+            recorded_rule_seconds(folder),
+        ),
+        "this checkout": (seconds, jobs, rule_seconds(workdir)),
+    }
+    for name, (wall, count, rules) in runs.items():
+        print(f"{name}: {wall:.1f} s wall, {count} jobs")
+        for rule, (n, total) in sorted(rules.items(), key=lambda item: -item[1][1]):
+            print(f"  {rule}: {n} jobs, {total:.1f} s ({total / n:.1f} s a job)")
+    print("recorded tables against this build's:")
+    for line in compare_recorded(folder, workdir, level=0.05):
+        print("  " + line)
+    if args.keep is None:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"{float(run['wall_seconds']) / seconds:.2f}x")
 
 
 if __name__ == "__main__":

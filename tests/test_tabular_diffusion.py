@@ -1,5 +1,6 @@
 """The shared model: sample shapes and categories, numerical stability, persistence, resuming."""
 
+import functools
 import json
 import math
 import subprocess
@@ -14,7 +15,7 @@ import yaml
 
 from conftest import REPO
 from diffshare.data.tabular import DatasetSpec, TableSchema, prepare
-from diffshare.errors import DiffshareError
+from diffshare.errors import ConfigError, DiffshareError
 from diffshare.generators.tabddpm import (
     MultinomialDiffusion,
     TabularDiffusion,
@@ -22,6 +23,7 @@ from diffshare.generators.tabddpm import (
     TrainingError,
 )
 from diffshare.generators.transforms import QuantileNormal
+from diffshare.tensors import set_matmul_precision
 
 SMALL = dict(hidden_dims=[64, 64], embedding_dim=32, steps=60, batch_size=128, num_timesteps=20)
 
@@ -112,6 +114,58 @@ def test_posterior_stays_normalised_per_feature():
         posterior = multi.q_posterior(log_x0, multi.log_onehot(codes), steps)
         assert torch.isfinite(multi.segment_lse(posterior)).all()
         np.testing.assert_allclose(posterior.exp() @ multi.members, 1.0, atol=1e-5)
+
+
+def test_one_hot_lookups_equal_the_computed_terms():
+    # the training loss and the sampler look up q(x_t | x_0) and q(x_t | x_{t-1}) of one-hot
+    # arguments in tables; they must be the values the log-space arithmetic gives (to the last
+    # bits: a vectorised and a scalar log differ there)
+    multi = MultinomialDiffusion([2, 40, 7, 1], torch.linspace(0.99, 0.01, 30))
+    generator = torch.Generator().manual_seed(0)
+    rows = 500
+    x0, xt = (
+        torch.stack([torch.randint(0, k, (rows,), generator=generator) for k in (2, 40, 7, 1)], 1)
+        for _ in range(2)
+    )
+    t = torch.randint(0, 30, (rows,), generator=generator)
+    t[:5] = 0
+    model = multi.log_softmax(torch.randn(rows, 50, generator=generator))
+    log_x0, log_xt = multi.log_onehot(x0), multi.log_onehot(xt)
+    same = functools.partial(torch.testing.assert_close, rtol=1e-6, atol=1e-6)
+    same(multi.q_marginal_codes(x0, t), multi.q_marginal(log_x0, t))
+    same(multi.q_posterior_codes(None, xt, t, x0_codes=x0), multi.q_posterior(log_x0, log_xt, t))
+    same(multi.q_posterior_codes(model, xt, t), multi.q_posterior(model, log_xt, t))
+    same(
+        multi.at_codes(model, x0),
+        torch.stack([model[:, int(multi.offsets[f]) + x0[:, f]].diagonal() for f in range(4)], 1),
+    )
+
+
+def test_sampling_never_draws_a_category_of_probability_zero_at_the_extremes():
+    # the first and last category of a feature have probability 0: a uniform of 0 or the
+    # largest below 1 must still land on a category of positive probability
+    multi = MultinomialDiffusion([4, 3], torch.linspace(0.99, 0.01, 10))
+    probs = torch.tensor([[0.0, 0.5, 0.5, 0.0, 0.0, 1.0, 0.0]]).expand(3, -1)
+    largest = 1.0 - 2.0**-53
+    uniform = torch.tensor([[0.0, 0.0], [0.5, 0.5], [largest, largest]], dtype=torch.float64)
+    codes = multi.locate(probs.log(), uniform)
+    assert codes.tolist() == [[1, 1], [2, 1], [2, 1]]
+
+
+def test_segment_sums_keep_float32_precision_at_medium_matmul_precision():
+    # at "medium" torch may multiply float32 matrices in bfloat16 (a CPU with AMX): the
+    # per-feature sums that normalise the categories must not lose precision with it
+    multi = MultinomialDiffusion([9, 16, 7, 41], torch.linspace(0.99, 0.01, 10))
+    logits = torch.randn(2000, 73, generator=torch.Generator().manual_seed(0)) * 3
+    exact = multi.normalise(logits.double()).float()
+    try:
+        set_matmul_precision("medium")
+        normalised = multi.normalise(logits)
+    finally:
+        set_matmul_precision("highest")
+    torch.testing.assert_close(normalised, exact, rtol=0, atol=1e-5)
+    with pytest.raises(ConfigError, match="'low'"):
+        set_matmul_precision("low")
 
 
 def per_feature(multi, flat, reduce):

@@ -27,6 +27,22 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
+#: torch's float32 matmul precisions (:func:`torch.set_float32_matmul_precision`).
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+def set_matmul_precision(precision: str) -> None:
+    """Set the precision of this process's float32 matrix products (torch's own setting):
+    ``"highest"`` computes them in float32; ``"high"`` allows TF32 on CUDA; ``"medium"`` allows
+    bfloat16 inside them where the hardware has fast bfloat16 products (CUDA; a CPU with AMX),
+    and is float32 elsewhere. Raises :class:`ConfigError` naming any other value."""
+    if precision not in MATMUL_PRECISIONS:
+        raise ConfigError(
+            f"matmul precision must be one of {list(MATMUL_PRECISIONS)}, got {precision!r}"
+        )
+    torch.set_float32_matmul_precision(precision)
+
+
 @functools.cache
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes in bf16 natively: CUDA, or a CPU whose oneDNN kernels have

@@ -34,6 +34,7 @@ rule train_generator:
         checkpoint_dir="results/checkpoints/{dataset}/{generator}/{subset}/seed~{seed}",
         checkpoint_every=config["generator"]["checkpoint_every"],
         plugins=generator_plugins,
+        matmul_precision=matmul_precision,
     script:
         "../scripts/train_generator.py"
 
@@ -61,6 +62,7 @@ rule train_sample_generator:
         model=generator_settings,
         n_synthetic=n_synthetic,
         plugins=generator_plugins,
+        matmul_precision=config["generator"]["table_matmul_precision"],
     script:
         "../scripts/train_sample_generator.py"
 
@@ -89,6 +91,7 @@ rule sample_generator:
         n_synthetic=n_synthetic,
         device=config["generator"]["device"],
         plugins=generator_plugins,
+        matmul_precision=config["generator"]["table_matmul_precision"],
     script:
         "../scripts/sample_generator.py"
 

@@ -35,6 +35,13 @@ def generator_settings(wildcards):
     return family_settings(wildcards.generator, wildcards.subset)
 
 
+def matmul_precision(wildcards):
+    """generator.table_matmul_precision for a table model; image models keep torch's default."""
+    if kind(wildcards) == "image":
+        return "highest"
+    return config["generator"]["table_matmul_precision"]
+
+
 def generator_resources(wildcards):
     """Runtime (minutes) and memory (MB) of a generator job by its family's modality."""
     return (240, 16000) if wildcards.generator in IMAGE_GENERATORS else (120, 8000)

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from diffshare.data.tabular import TableSchema
+from diffshare.data.schema import TableSchema
 from diffshare.errors import ConfigError, DataError
 from diffshare.generators.tabular_layout import ColumnLayout
 from diffshare.generators.transforms import QuantileNormal

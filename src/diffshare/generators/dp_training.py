@@ -48,7 +48,7 @@ from opacus import PrivacyEngine
 from opacus.utils.batch_memory_manager import BatchMemoryManager
 from torch.utils.data import DataLoader, TensorDataset
 
-from diffshare.data.tabular import TableSchema
+from diffshare.data.schema import TableSchema
 from diffshare.errors import ConfigError, DataError
 from diffshare.generators.dp_preprocessing import (
     PublicDomain,

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from diffusers import DDPMScheduler
 
-from diffshare.data.tabular import TableSchema
+from diffshare.data.schema import TableSchema
 from diffshare.errors import DataError, DiffshareError
 from diffshare.generators.base import BaseGenerator, load_weights, reading, save_weights
 from diffshare.generators.formats import TABULAR_DIFFUSION_FORMAT
@@ -179,8 +179,7 @@ class TabularDiffusion(BaseGenerator):
         noisy_num = self.scheduler_.add_noise(x_num, noise, t)
         multi = self.multinomial_
         if multi.num_features:
-            log_x0 = multi.log_onehot(codes)
-            noisy_codes = multi.sample(multi.q_marginal(log_x0, t), generator)
+            noisy_codes = multi.sample(multi.q_marginal_codes(codes, t), generator)
             inputs = torch.cat([noisy_num, multi.flat_onehot(noisy_codes)], dim=1)
         else:
             inputs = noisy_num
@@ -194,15 +193,12 @@ class TabularDiffusion(BaseGenerator):
             loss_num = ((out[:, :d_num] - noise) ** 2).mean()
         if multi.num_features:
             log_p0 = multi.log_softmax(out[:, d_num:])
-            log_xt = multi.log_onehot(noisy_codes)
-            true_posterior = multi.q_posterior(log_x0, log_xt, t)
-            model_posterior = multi.q_posterior(log_p0, log_xt, t)
+            true_posterior = multi.q_posterior_codes(None, noisy_codes, t, x0_codes=codes)
+            model_posterior = multi.q_posterior_codes(log_p0, noisy_codes, t)
             loss_cat = multi.kl(true_posterior, model_posterior)
             loss_cat = loss_cat if per_sample else loss_cat.mean()
             if self.config.categorical_ce_weight:
-                # flatten: summed over every entry of a row whatever the layout (the layout
-                # benchmark's padded baseline included)
-                cross_entropy = -torch.where(log_x0 == 0.0, log_p0, 0.0).flatten(1).sum(dim=1)
+                cross_entropy = -multi.at_codes(log_p0, codes).sum(dim=1)
                 cross_entropy = cross_entropy if per_sample else cross_entropy.mean()
                 loss_cat = loss_cat + self.config.categorical_ce_weight * cross_entropy
             # Summed over features, where TabDDPM averages: with a CPU-sized training budget the
@@ -357,7 +353,7 @@ class TabularDiffusion(BaseGenerator):
                 x = scheduler.step(out[:, :d_num], t, x, generator=generator).prev_sample
             if codes is not None:
                 log_p0 = multi.log_softmax(out[:, d_num:])
-                posterior = multi.q_posterior(log_p0, multi.log_onehot(codes), steps)
+                posterior = multi.q_posterior_codes(log_p0, codes, steps)
                 codes = multi.sample(posterior, generator)
         if codes is None:
             codes = torch.zeros((n, 0), dtype=torch.long, device=device)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from diffshare.data.tabular import TableSchema
+from diffshare.data.schema import TableSchema
 from diffshare.errors import DataError, DiffshareError
 from diffshare.generators.transforms import QuantileNormal
 

@@ -95,6 +95,16 @@ class MultinomialDiffusion(nn.Module):
             "log_1m_cumprod": torch.log1p(-cumprod),
         }.items():
             self.register_buffer(name, value.float())
+        # (T, sum K): _mix of a one-hot x at each timestep, at x's category (hit) and elsewhere
+        # (miss), computed as _mix computes them, so that a table lookup gives the same values
+        steps = torch.arange(len(cumprod))
+        for name, keep, flip in [
+            ("marginal", self.log_cumprod, self.log_1m_cumprod),
+            ("step", self.log_alpha, self.log_1m_alpha),
+        ]:
+            zeros = torch.zeros(len(steps), int(num_classes.sum()))
+            self.register_buffer(f"{name}_hit", self._mix(zeros, keep[steps], flip[steps]))
+            self.register_buffer(f"{name}_miss", self._mix(zeros - math.inf, keep, flip))
         offsets = torch.cumsum(torch.cat([torch.zeros(1, dtype=torch.long), num_classes]), 0)
         self.register_buffer("offsets", offsets)
 
@@ -108,11 +118,14 @@ class MultinomialDiffusion(nn.Module):
             peak = x.new_full((x.shape[0], self.num_features), -math.inf)
             peak = peak.scatter_reduce(1, index, x, "amax")
             peak = torch.where(torch.isfinite(peak), peak, 0.0)
-        return torch.log(torch.exp(x - peak[:, self.feature]) @ self.members) + peak
+        # in float64: the sums stay exact whatever torch's float32 matmul precision (at
+        # "medium" a float32 product may round its inputs to bfloat16, 0.4% here)
+        sums = torch.exp(x - peak.index_select(1, self.feature)).double() @ self.members.double()
+        return torch.log(sums).to(x.dtype) + peak
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """Each feature's columns of ``x`` minus their log-sum-exp (a per-feature log-softmax)."""
-        return x - self.segment_lse(x)[:, self.feature]
+        return x - self.segment_lse(x).index_select(1, self.feature)
 
     # -- encodings ---------------------------------------------------------------------------
     def log_onehot(self, codes: torch.Tensor) -> torch.Tensor:
@@ -125,6 +138,11 @@ class MultinomialDiffusion(nn.Module):
         out = torch.zeros(codes.shape[0], int(self.offsets[-1]), device=codes.device)
         out.scatter_(1, codes + self.offsets[:-1], 1.0)
         return out
+
+    def at_codes(self, log_p: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """(batch, sum K) log-probabilities, (batch, F) codes -> (batch, F): each feature's
+        log-probability of its code."""
+        return log_p.gather(1, codes + self.offsets[:-1])
 
     def log_softmax(self, flat_logits: torch.Tensor) -> torch.Tensor:
         """(batch, sum K) logits -> (batch, sum K) per-feature log-probabilities."""
@@ -149,21 +167,66 @@ class MultinomialDiffusion(nn.Module):
         ``log_x0`` may be a distribution (the model's prediction) rather than a one-hot.
         """
         previous = self.q_marginal(log_x0, (t - 1).clamp(min=0))
-        unnormalised = previous + self.q_step(log_xt, t)
-        unnormalised = torch.where((t == 0)[:, None], log_x0, unnormalised)
+        return self._posterior(log_x0, previous, self.q_step(log_xt, t), t)
+
+    # -- the same for one-hot arguments given as codes, from the tables of __init__ -----------
+    def _onehot_mix(self, codes: torch.Tensor, hit: torch.Tensor, miss: torch.Tensor, t):
+        columns = codes + self.offsets[:-1]
+        return miss[t].scatter_(1, columns, hit[t].gather(1, columns))
+
+    def q_marginal_codes(self, codes: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """:meth:`q_marginal` of ``log_onehot(codes)``, the same values, by table lookup."""
+        return self._onehot_mix(codes, self.marginal_hit, self.marginal_miss, t)
+
+    def q_posterior_codes(
+        self,
+        log_x0: torch.Tensor | None,
+        xt_codes: torch.Tensor,
+        t: torch.Tensor,
+        *,
+        x0_codes: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """:meth:`q_posterior` with ``log_xt = log_onehot(xt_codes)`` and, when ``x0_codes`` is
+        given, ``log_x0 = log_onehot(x0_codes)``: the same values, the one-hot terms looked up
+        rather than computed (the sampler's and the training loss's every step)."""
+        before = (t - 1).clamp(min=0)
+        if x0_codes is not None:
+            log_x0 = self.log_onehot(x0_codes)
+            previous = self.q_marginal_codes(x0_codes, before)
+        else:
+            previous = self.q_marginal(log_x0, before)
+        step = self._onehot_mix(xt_codes, self.step_hit, self.step_miss, t)
+        return self._posterior(log_x0, previous, step, t)
+
+    def _posterior(self, log_x0, previous, step, t) -> torch.Tensor:
+        unnormalised = torch.where((t == 0)[:, None], log_x0, previous + step)
         return self.normalise(unnormalised)
 
     def sample(self, log_probs: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        """Draw codes (batch, F) from per-feature log-probabilities (Gumbel-max).
+        """Draw codes (batch, F) from per-feature log-probabilities (normalised per feature):
+        one uniform per row and feature, located in that feature's cumulative distribution
+        (:meth:`locate`)."""
+        uniform = torch.rand(
+            (log_probs.shape[0], self.num_features),
+            generator=generator,
+            dtype=torch.float64,
+            device=log_probs.device,
+        )
+        return self.locate(log_probs, uniform)
 
-        The uniforms are drawn for a padded (batch, F, K_max) layout and the padding dropped,
-        so that a seed draws the codes it drew when the probabilities were held padded."""
-        shape = (log_probs.shape[0], *self.mask.shape)
-        uniform = torch.rand(shape, generator=generator, device=log_probs.device)[:, self.mask]
-        gumbel = -torch.log(-torch.log(uniform.clamp(1e-30, 1.0 - 1e-7)))
-        padded = log_probs.new_full(shape, -math.inf)
-        padded[:, self.mask] = log_probs + gumbel
-        return padded.argmax(dim=-1)
+    def locate(self, log_probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+        """The codes (batch, F) at which uniforms (batch, F) in [0, 1) fall in each feature's
+        cumulative distribution. In float64, so that the smallest probabilities of the last
+        features keep their mass in a running sum over every feature's columns. A category of
+        probability 0 is never returned: the threshold stays below the feature's total mass,
+        and a column is passed once its cumulative mass is at or below the threshold."""
+        rows = log_probs.shape[0]
+        cumulative = torch.exp(log_probs.double()).cumsum(1)
+        cumulative = torch.cat([cumulative.new_zeros(rows, 1), cumulative], dim=1)
+        start, end = cumulative[:, self.offsets[:-1]], cumulative[:, self.offsets[1:]]
+        threshold = torch.minimum(start + uniform * (end - start), torch.nextafter(end, start))
+        passed = cumulative[:, 1:] <= threshold.index_select(1, self.feature)
+        return (passed.double() @ self.members.double()).long()
 
     def kl(self, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
         """KL(p || q) per row, summed over features: (batch,)."""
