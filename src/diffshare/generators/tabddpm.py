@@ -228,8 +228,13 @@ class TabularDiffusion(BaseGenerator):
         x_num, codes, y = self.layout_.encode(table, self.quantiles_, device)
         generator = torch.Generator(device=device).manual_seed(self.seed)
         model = self.denoiser_
+        # fused: one kernel for every parameter's update (CPU and CUDA), where the loop over
+        # the parameters took 5% of a CPU step
         optimizer = torch.optim.AdamW(
-            model.parameters(), lr=self.config.learning_rate, weight_decay=self.config.weight_decay
+            model.parameters(),
+            lr=self.config.learning_rate,
+            weight_decay=self.config.weight_decay,
+            fused=device.type in ("cpu", "cuda"),
         )
         # Warm-up as diffusers' EMAModel: early averages forget the random initialisation.
         ema = ExponentialMovingAverage(
