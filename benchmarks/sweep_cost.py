@@ -43,7 +43,7 @@ BASELINE: dict[str, Any] = {
 }
 
 
-def _settings(config: dict[str, Any], family: str, overrides: dict[str, Any]) -> dict[str, Any]:
+def settings_of(config: dict[str, Any], family: str, overrides: dict[str, Any]) -> dict[str, Any]:
     generator = config["generator"]
     if family == "tabddpm":
         settings = {**generator["tabular"], "steps": config["pia"]["generator_steps"]}
@@ -79,7 +79,7 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     return {"train_s": trained - start, "sample_s": done - trained, "samples": samples}
 
 
-def _run(jobs: list[dict[str, Any]], workers: int) -> tuple[list[dict[str, Any]], float]:
+def run_jobs(jobs: list[dict[str, Any]], workers: int) -> tuple[list[dict[str, Any]], float]:
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(_train, jobs))
@@ -142,7 +142,7 @@ def main() -> None:
         jobs = [
             {
                 "family": family,
-                "settings": _settings(settings_config, family, settings_overrides),
+                "settings": settings_of(settings_config, family, settings_overrides),
                 "table": tables[ratio],
                 "schema": schema,
                 "seed": args.seed,
@@ -155,7 +155,7 @@ def main() -> None:
             for ratio in args.ratios
         ]
         workers = max(1, args.cores // threads)
-        results, walls[name] = _run(jobs, workers)
+        results, walls[name] = run_jobs(jobs, workers)
         print(
             f"{name}: {len(jobs)} models, {threads} thread(s) per job, {workers} job(s) side by "
             f"side, matmul precision {precision}: wall {walls[name]:.1f} s"
