@@ -23,9 +23,8 @@ import argparse
 import os
 from pathlib import Path
 
-import numpy as np
 import yaml
-from sweep_cost import FAMILIES, run_jobs, settings_of  # beside this script
+from sweep_cost import FAMILIES, receiver_scores, run_jobs, settings_of  # beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,10 +41,8 @@ def main() -> None:
 
     from diffshare.attacks.pia.property import Property
     from diffshare.data.tabular import DatasetSpec, prepare
-    from diffshare.evaluation.fairness import evaluate
-    from diffshare.receivers.tabular import train_and_predict
     from diffshare.tensors import MATMUL_PRECISIONS
-    from diffshare.tracks.tabular import estimate_property, sharer_set
+    from diffshare.tracks.tabular import sharer_set
 
     unknown = [p for p in args.precisions if p not in MATMUL_PRECISIONS]
     if unknown:
@@ -79,26 +76,9 @@ def main() -> None:
         results, walls[precision] = run_jobs(jobs, max(1, args.cores // threads))
         print(f"{precision}: {len(jobs)} models: wall {walls[precision]:.1f} s", flush=True)
         for job, result in zip(jobs, results, strict=True):
-            samples = result["samples"]
-            accuracy = {
-                c: evaluate(train_and_predict(c, samples, test, schema))["accuracy"]
-                for c in ("logreg", "hgb")
-            }
-            estimates, _ = estimate_property(
-                samples,
-                test,
-                prop,
-                schema=schema,
-                attacks=["column", "aux_corrected"],
-                queries=[1000],
-                repeats=10,
-                discriminator=config["pia"]["discriminator"],
-                seed=args.seed,
+            accuracy, errors = receiver_scores(
+                result["samples"], test, schema, prop, config, true_ratio, args.seed
             )
-            errors = {
-                attack: float(np.abs(group["estimate"] - true_ratio).mean())
-                for attack, group in estimates.groupby("attack")
-            }
             print(
                 f"  {precision} {job['family']:<7}: train {result['train_s']:6.1f} s, sample "
                 f"{result['sample_s']:5.1f} s; accuracy logreg {accuracy['logreg']:.4f} hgb "

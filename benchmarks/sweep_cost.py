@@ -79,6 +79,35 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     return {"train_s": trained - start, "sample_s": done - trained, "samples": samples}
 
 
+def receiver_scores(samples, test, schema, prop, config, true_ratio: float, seed: int):
+    """The accuracy of logreg and hgb trained on ``samples`` and tested on ``test``, and the
+    mean |estimate - true_ratio| of the column and aux_corrected attacks at 1,000 queries."""
+    from diffshare.evaluation.fairness import evaluate
+    from diffshare.receivers.tabular import train_and_predict
+    from diffshare.tracks.tabular import estimate_property
+
+    accuracy = {
+        classifier: evaluate(train_and_predict(classifier, samples, test, schema))["accuracy"]
+        for classifier in ("logreg", "hgb")
+    }
+    estimates, _ = estimate_property(
+        samples,
+        test,
+        prop,
+        schema=schema,
+        attacks=["column", "aux_corrected"],
+        queries=[1000],
+        repeats=10,
+        discriminator=config["pia"]["discriminator"],
+        seed=seed,
+    )
+    errors = {
+        attack: float(np.abs(group["estimate"] - true_ratio).mean())
+        for attack, group in estimates.groupby("attack")
+    }
+    return accuracy, errors
+
+
 def run_jobs(jobs: list[dict[str, Any]], workers: int) -> tuple[list[dict[str, Any]], float]:
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -99,9 +128,7 @@ def main() -> None:
 
     from diffshare.attacks.pia.property import Property
     from diffshare.data.tabular import DatasetSpec, prepare
-    from diffshare.evaluation.fairness import evaluate
-    from diffshare.receivers.tabular import train_and_predict
-    from diffshare.tracks.tabular import estimate_property, sharer_set
+    from diffshare.tracks.tabular import sharer_set
 
     config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
     catalogue = yaml.safe_load((ROOT / "config/datasets.yaml").read_text())["datasets"]
@@ -161,29 +188,10 @@ def main() -> None:
             f"side, matmul precision {precision}: wall {walls[name]:.1f} s"
         )
         for job, result in zip(jobs, results, strict=True):
-            samples = result["samples"]
-            accuracy = {
-                classifier: evaluate(train_and_predict(classifier, samples, test, schema))[
-                    "accuracy"
-                ]
-                for classifier in ("logreg", "hgb")
-            }
-            estimates, _ = estimate_property(
-                samples,
-                test,
-                prop,
-                schema=schema,
-                attacks=["column", "aux_corrected"],
-                queries=[1000],
-                repeats=10,
-                discriminator=config["pia"]["discriminator"],
-                seed=args.seed,
-            )
             true_ratio = float(prop.indicator(job["table"], "the table").mean())
-            errors = {
-                attack: float(np.abs(group["estimate"] - true_ratio).mean())
-                for attack, group in estimates.groupby("attack")
-            }
+            accuracy, errors = receiver_scores(
+                result["samples"], test, schema, prop, config, true_ratio, args.seed
+            )
             changed = {
                 k: job["settings"][k]
                 for k in ("steps", "hidden_dims", "epochs")
