@@ -126,18 +126,16 @@ def verdicts(claims: pd.DataFrame, level: float) -> dict[str, pd.Series]:
 
 def compare_recorded(folder: Path, workdir: Path, level: float) -> list[str]:
     """Each recorded CSV against this build's table of the same name; the claims' verdicts."""
+    results = workdir / "results"
+    # the recorded name of each built table: its path under results/ with "/" as "_"
+    tables = {
+        p.relative_to(results).as_posix().replace("/", "_"): p for p in results.rglob("*.csv")
+    }
     lines = []
     for path in sorted(folder.glob("*.csv")):
         if path.name == "benchmarks.csv":
             continue
-        built = next(
-            (
-                p
-                for p in (workdir / "results").rglob("*.csv")
-                if p.relative_to(workdir / "results").as_posix().replace("/", "_") == path.name
-            ),
-            None,
-        )
+        built = tables.get(path.name)
         if built is None:
             lines.append(f"{path.name}: not built")
             continue

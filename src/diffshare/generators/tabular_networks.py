@@ -83,8 +83,10 @@ class MultinomialDiffusion(nn.Module):
         feature = torch.repeat_interleave(torch.arange(len(num_classes)), num_classes)
         self.register_buffer("feature", feature)  # (sum K,): the feature of each column
         self.register_buffer("log_k", torch.log(num_classes.double()).float()[feature])
-        # (sum K, F) 0/1: x @ members sums each feature's columns
-        members = (feature[:, None] == torch.arange(len(num_classes))[None, :]).float()
+        # (sum K, F) 0/1 in float64: x @ members sums each feature's columns, exactly whatever
+        # torch's float32 matmul precision (at "medium" a float32 product may round its inputs
+        # to bfloat16, 0.4% here)
+        members = (feature[:, None] == torch.arange(len(num_classes))[None, :]).double()
         self.register_buffer("members", members)
         cumprod = alphas_cumprod.double()
         alphas = torch.cat([cumprod[:1], cumprod[1:] / cumprod[:-1]])
@@ -118,9 +120,7 @@ class MultinomialDiffusion(nn.Module):
             peak = x.new_full((x.shape[0], self.num_features), -math.inf)
             peak = peak.scatter_reduce(1, index, x, "amax")
             peak = torch.where(torch.isfinite(peak), peak, 0.0)
-        # in float64: the sums stay exact whatever torch's float32 matmul precision (at
-        # "medium" a float32 product may round its inputs to bfloat16, 0.4% here)
-        sums = torch.exp(x - peak.index_select(1, self.feature)).double() @ self.members.double()
+        sums = torch.exp(x - peak.index_select(1, self.feature)).double() @ self.members
         return torch.log(sums).to(x.dtype) + peak
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,7 +172,7 @@ class MultinomialDiffusion(nn.Module):
     # -- the same for one-hot arguments given as codes, from the tables of __init__ -----------
     def _onehot_mix(self, codes: torch.Tensor, hit: torch.Tensor, miss: torch.Tensor, t):
         columns = codes + self.offsets[:-1]
-        return miss[t].scatter_(1, columns, hit[t].gather(1, columns))
+        return miss.index_select(0, t).scatter_(1, columns, hit[t[:, None], columns])
 
     def q_marginal_codes(self, codes: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """:meth:`q_marginal` of ``log_onehot(codes)``, the same values, by table lookup."""
@@ -226,7 +226,7 @@ class MultinomialDiffusion(nn.Module):
         start, end = cumulative[:, self.offsets[:-1]], cumulative[:, self.offsets[1:]]
         threshold = torch.minimum(start + uniform * (end - start), torch.nextafter(end, start))
         passed = cumulative[:, 1:] <= threshold.index_select(1, self.feature)
-        return (passed.double() @ self.members.double()).long()
+        return (passed.double() @ self.members).long()
 
     def kl(self, log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
         """KL(p || q) per row, summed over features: (batch,)."""
