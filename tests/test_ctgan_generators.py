@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from conftest import REPO
 from diffshare.data.tabular import DatasetSpec, prepare
@@ -156,3 +157,60 @@ def test_a_damaged_folder_fails_naming_it(german, kind, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(kept))
     with pytest.raises(DataError, match="config.json lacks the key 'kind'"):
         CtganGenerator.load(tmp_path, device="cpu")
+
+
+@pytest.mark.parametrize("kind", ["ctgan", "tvae"])
+def test_fit_steps_fused_adam_and_restores_the_package(german, kind):
+    from ctgan.synthesizers import ctgan as ctgan_module
+    from ctgan.synthesizers import tvae as tvae_module
+
+    train, schema = german
+    fused = []
+    handle = register_optimizer_step_pre_hook(
+        lambda optimizer, args, kwargs: fused.append(optimizer.defaults["fused"])
+    )
+    try:
+        CtganGenerator(kind, {"epochs": 1, "batch_size": 100}, seed=0, device="cpu").fit(
+            train, schema
+        )
+    finally:
+        handle.remove()
+    assert fused and all(fused)
+    assert ctgan_module.optim is torch.optim and tvae_module.Adam is torch.optim.Adam
+
+
+def test_fused_adam_is_the_same_update():
+    from diffshare.generators.ctgan import fused_adam
+
+    torch.manual_seed(0)
+    weights = [torch.randn(64, 32), torch.randn(32)]
+    grads = [torch.randn_like(w) for w in weights]
+    steps = {}
+    for name, fused in (("loop", False), ("fused", True)):
+        params = [torch.nn.Parameter(w.clone()) for w in weights]
+        optimizer = torch.optim.Adam(
+            params, lr=2e-4, betas=(0.5, 0.9), weight_decay=1e-6, fused=fused
+        )
+        for _ in range(3):
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g.clone()
+            optimizer.step()
+        steps[name] = params
+    for a, b in zip(steps["loop"], steps["fused"], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    with fused_adam() as applied:
+        from ctgan.synthesizers import tvae as tvae_module
+
+        assert applied and tvae_module.Adam(steps["loop"]).defaults["fused"] is True
+
+
+def test_fused_adam_leaves_an_unknown_ctgan_alone(monkeypatch):
+    from ctgan.synthesizers import tvae as tvae_module
+
+    from diffshare.generators.ctgan import fused_adam
+
+    other = type("Adam", (torch.optim.Adam,), {})
+    monkeypatch.setattr(tvae_module, "Adam", other)
+    with fused_adam() as applied:
+        assert not applied and tvae_module.Adam is other
+    assert tvae_module.Adam is other

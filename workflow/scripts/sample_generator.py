@@ -3,9 +3,10 @@ import time
 from diffshare.generators import load_generator
 from diffshare.logs import log_to
 from diffshare.storage import write_parquet
-from diffshare.tensors import set_matmul_precision
+from diffshare.tensors import reuse_freed_memory, set_matmul_precision
 
 with log_to(snakemake.log[0]) as log:
+    reuse_freed_memory()
     set_matmul_precision(snakemake.params.matmul_precision)
     model = load_generator(
         snakemake.input.model,

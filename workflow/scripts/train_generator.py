@@ -5,12 +5,13 @@ from diffshare.data.schema import TableSchema
 from diffshare.generators import make_generator
 from diffshare.logs import log_to
 from diffshare.storage import read_json, read_parquet
-from diffshare.tensors import set_matmul_precision
+from diffshare.tensors import reuse_freed_memory, set_matmul_precision
 
 # Every family of both tracks: a table is fitted with its schema; images with their class y
 # (the model must know the number of classes and the image shape before it sees them).
 with log_to(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
+    reuse_freed_memory()
     set_matmul_precision(snakemake.params.matmul_precision)
     settings = {
         "seed": int(snakemake.wildcards.seed),

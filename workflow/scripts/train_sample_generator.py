@@ -4,11 +4,12 @@ from diffshare.data.schema import TableSchema
 from diffshare.generators import make_generator
 from diffshare.logs import log_to
 from diffshare.storage import read_json, read_parquet, write_parquet
-from diffshare.tensors import set_matmul_precision
+from diffshare.tensors import reuse_freed_memory, set_matmul_precision
 
 # A sample-only family (its library saves by pickling): trained and sampled in one job, and
 # only the samples are written; the model is never saved, so nothing is ever unpickled.
 with log_to(snakemake.log[0]) as log:
+    reuse_freed_memory()
     set_matmul_precision(snakemake.params.matmul_precision)
     seed = int(snakemake.wildcards.seed)
     model = make_generator(
