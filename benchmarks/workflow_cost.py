@@ -26,6 +26,15 @@ tables compared are the recorded copies (``results/claims/adult.csv`` recorded a
 ``claims_adult.csv``), with the claims' verdicts compared at the recorded correction and with
 none. Compare like with like: a recorded run from another kind of machine gives no ratio.
 
+Or, with ``--on-top DIR``, what other settings add to a finished build: in ``DIR`` (the
+``checkout`` folder a run with ``--keep`` left, its targets built at other settings), the
+targets are built again with these configfiles, and snakemake runs only the jobs the new
+settings need (those of the calibrated property inference attack, its shadow models, when
+``config/paper.yaml`` follows a build with ``config/paper-raw.yaml`` layered over it). Printed:
+the added wall time and jobs, the jobs' own seconds by rule and, for the shared models' rules,
+by family and kind of training set (``shadow``, ``ratio``, ``attack``); last line the added
+wall time, ``+<minutes> min``.
+
 Run it alone: two cores shared with anything else give neither figure.
 """
 
@@ -168,6 +177,11 @@ def main() -> None:
         type=Path,
         help="a recorded run's folder (docs/recorded/NAME) as the baseline, not built again",
     )
+    baseline.add_argument(
+        "--on-top",
+        type=Path,
+        help="a kept working folder whose build this one adds to (no baseline, no ratio)",
+    )
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument(
         "--configfile", action="append", default=[], help="a config file (repeat for several)"
@@ -175,6 +189,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep both working folders under this one")
     args = parser.parse_args()
 
+    if args.on_top:
+        on_top(args)
+        return
     scratch = Path(tempfile.mkdtemp(prefix="workflow-cost-", dir=args.keep))
     if args.baseline_recorded:
         against_recorded(args, scratch)
@@ -197,7 +214,7 @@ def main() -> None:
             for rule, (count, total) in sorted(
                 rule_seconds(workdir).items(), key=lambda item: -item[1][1]
             ):
-                print(f"  {rule}: {count} jobs, {total:.1f} s ({total / count:.1f} s a job)")
+                print("  " + jobs_line(rule, count, total))
     finally:
         subprocess.run(
             ["git", "worktree", "remove", "--force", str(baseline_tree)],
@@ -233,13 +250,47 @@ def against_recorded(args: argparse.Namespace, scratch: Path) -> None:
     for name, (wall, count, rules) in runs.items():
         print(f"{name}: {wall:.1f} s wall, {count} jobs")
         for rule, (n, total) in sorted(rules.items(), key=lambda item: -item[1][1]):
-            print(f"  {rule}: {n} jobs, {total:.1f} s ({total / n:.1f} s a job)")
+            print("  " + jobs_line(rule, n, total))
     print("recorded tables against this build's:")
     for line in compare_recorded(folder, workdir, level=0.05):
         print("  " + line)
     if args.keep is None:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"{float(run['wall_seconds']) / seconds:.2f}x")
+
+
+def jobs_line(label: str, count: int, total: float) -> str:
+    """``label: N jobs, S s (S/N s a job)``."""
+    return f"{label}: {count} jobs, {total:.1f} s ({total / count:.1f} s a job)"
+
+
+def on_top(args: argparse.Namespace) -> None:
+    """The targets built again in the kept folder ``args.on_top`` with ``args.configfile``:
+    the added wall time, and the seconds of the jobs it ran (their benchmark files new or
+    rewritten since it started)."""
+    workdir = args.on_top.resolve()
+    timed = workdir / "results" / "benchmarks"
+    if not timed.is_dir():
+        raise SystemExit(f"--on-top {workdir}: no results/benchmarks/, not a finished build")
+    before = {p: p.stat().st_mtime_ns for p in timed.rglob("*.tsv")}
+    seconds, jobs = build(ROOT, workdir, args.targets, args.configfile, args.cores)
+    table = collect_benchmarks(timed)
+    paths = [timed / r.rule / f"{r.wildcards}.tsv" for r in table.itertuples()]
+    ran = table[[before.get(p) != p.stat().st_mtime_ns for p in paths]]
+    settings = " ".join(args.configfile)
+    print(f"on top of {workdir.name} with {settings}: {seconds:.1f} s wall, {jobs} jobs")
+    totals = ran.groupby("rule")["seconds"].agg(["count", "sum"])
+    for rule, row in totals.sort_values("sum", ascending=False).iterrows():
+        print("  " + jobs_line(rule, int(row["count"]), row["sum"]))
+    models = ran[ran["rule"].isin(["train_generator", "sample_generator"])]
+    if not models.empty:
+        parts = models["wildcards"].str.split("/")
+        models = models.assign(family=parts.str[1], kind=parts.str[2].str.split("~").str[0])
+        print("  the shared models' jobs by family and training set:")
+        totals = models.groupby(["rule", "family", "kind"])["seconds"].agg(["count", "sum"])
+        for labels, row in totals.iterrows():
+            print("    " + jobs_line(" ".join(labels), int(row["count"]), row["sum"]))
+    print(f"+{seconds / 60:.1f} min")
 
 
 if __name__ == "__main__":

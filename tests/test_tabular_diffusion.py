@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -184,7 +185,13 @@ print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
+def _huge_pages_always() -> bool:
+    path = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    return path.is_file() and "[always]" in path.read_text()
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt")
+@pytest.mark.skipif(_huge_pages_always(), reason="huge pages: few faults either way")
 def test_reused_memory_spares_the_page_faults_of_every_step():
     faults = {}
     for mode in ("default", "reuse"):
