@@ -55,6 +55,7 @@ from compare_results import differences  # beside this script
 
 from diffshare.reporting.benchmarks import collect_benchmarks
 from diffshare.reporting.claims import verdict
+from diffshare.reporting.site import FAMILY_RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,12 +82,27 @@ def build(tree: Path, workdir: Path, targets: list[str], configs: list[str], cor
     return seconds, jobs
 
 
-def rule_seconds(workdir: Path) -> dict[str, tuple[int, float]]:
+def job_totals(table: pd.DataFrame, keys: str | list[str] = "rule") -> dict:
+    """Jobs and seconds per ``keys`` of a table of jobs' times (:func:`collect_benchmarks`'s,
+    or a recorded run's benchmarks.csv), as ``{key: (jobs, seconds)}``."""
+    totals = table.groupby(keys)["seconds"].agg(["count", "sum"])
+    return {key: (int(row["count"]), float(row["sum"])) for key, row in totals.iterrows()}
+
+
+def print_totals(totals: dict, indent: str = "  ", largest_first: bool = True) -> None:
+    """One line per key of :func:`job_totals`: ``key: N jobs, S s (S/N s a job)``."""
+    items = (
+        sorted(totals.items(), key=lambda item: -item[1][1]) if largest_first else totals.items()
+    )
+    for key, (count, total) in items:
+        label = " ".join(key) if isinstance(key, tuple) else key
+        print(f"{indent}{label}: {count} jobs, {total:.1f} s ({total / count:.1f} s a job)")
+
+
+def rule_seconds(workdir: Path) -> dict:
     """Jobs and seconds per rule from the jobs' benchmark files (results/benchmarks.csv's
     reader)."""
-    table = collect_benchmarks(workdir / "results" / "benchmarks")
-    totals = table.groupby("rule")["seconds"].agg(["count", "sum"])
-    return {rule: (int(row["count"]), float(row["sum"])) for rule, row in totals.iterrows()}
+    return job_totals(collect_benchmarks(workdir / "results" / "benchmarks"))
 
 
 def compare_tables(first: Path, second: Path) -> list[str]:
@@ -114,10 +130,9 @@ def compare_tables(first: Path, second: Path) -> list[str]:
     return lines
 
 
-def recorded_rule_seconds(folder: Path) -> dict[str, tuple[int, float]]:
+def recorded_rule_seconds(folder: Path) -> dict:
     """Jobs and seconds per rule of a recorded run (its benchmarks.csv)."""
-    totals = pd.read_csv(folder / "benchmarks.csv").groupby("rule")["seconds"].agg(["count", "sum"])
-    return {rule: (int(row["count"]), float(row["sum"])) for rule, row in totals.iterrows()}
+    return job_totals(pd.read_csv(folder / "benchmarks.csv"))
 
 
 def verdicts(claims: pd.DataFrame, level: float) -> dict[str, pd.Series]:
@@ -211,10 +226,7 @@ def main() -> None:
             seconds, jobs = build(tree, workdir, args.targets, args.configfile, args.cores)
             walls[name] = (seconds, workdir)
             print(f"{name}: {seconds:.1f} s wall, {jobs} jobs")
-            for rule, (count, total) in sorted(
-                rule_seconds(workdir).items(), key=lambda item: -item[1][1]
-            ):
-                print("  " + jobs_line(rule, count, total))
+            print_totals(rule_seconds(workdir))
     finally:
         subprocess.run(
             ["git", "worktree", "remove", "--force", str(baseline_tree)],
@@ -249,19 +261,13 @@ def against_recorded(args: argparse.Namespace, scratch: Path) -> None:
     }
     for name, (wall, count, rules) in runs.items():
         print(f"{name}: {wall:.1f} s wall, {count} jobs")
-        for rule, (n, total) in sorted(rules.items(), key=lambda item: -item[1][1]):
-            print("  " + jobs_line(rule, n, total))
+        print_totals(rules)
     print("recorded tables against this build's:")
     for line in compare_recorded(folder, workdir, level=0.05):
         print("  " + line)
     if args.keep is None:
         shutil.rmtree(scratch, ignore_errors=True)
     print(f"{float(run['wall_seconds']) / seconds:.2f}x")
-
-
-def jobs_line(label: str, count: int, total: float) -> str:
-    """``label: N jobs, S s (S/N s a job)``."""
-    return f"{label}: {count} jobs, {total:.1f} s ({total / count:.1f} s a job)"
 
 
 def on_top(args: argparse.Namespace) -> None:
@@ -279,17 +285,13 @@ def on_top(args: argparse.Namespace) -> None:
     ran = table[[before.get(p) != p.stat().st_mtime_ns for p in paths]]
     settings = " ".join(args.configfile)
     print(f"on top of {workdir.name} with {settings}: {seconds:.1f} s wall, {jobs} jobs")
-    totals = ran.groupby("rule")["seconds"].agg(["count", "sum"])
-    for rule, row in totals.sort_values("sum", ascending=False).iterrows():
-        print("  " + jobs_line(rule, int(row["count"]), row["sum"]))
-    models = ran[ran["rule"].isin(["train_generator", "sample_generator"])]
+    print_totals(job_totals(ran))
+    models = ran[ran["rule"].isin(FAMILY_RULES)]
     if not models.empty:
         parts = models["wildcards"].str.split("/")
         models = models.assign(family=parts.str[1], kind=parts.str[2].str.split("~").str[0])
         print("  the shared models' jobs by family and training set:")
-        totals = models.groupby(["rule", "family", "kind"])["seconds"].agg(["count", "sum"])
-        for labels, row in totals.iterrows():
-            print("    " + jobs_line(" ".join(labels), int(row["count"]), row["sum"]))
+        print_totals(job_totals(models, ["rule", "family", "kind"]), "    ", largest_first=False)
     print(f"+{seconds / 60:.1f} min")
 
 
