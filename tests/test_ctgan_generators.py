@@ -1,5 +1,6 @@
 """CTGAN and TVAE (ctgan package) behind the shared-model interface, saved without pickle."""
 
+import contextlib
 import json
 import pickle
 from pathlib import Path
@@ -214,3 +215,68 @@ def test_fused_adam_leaves_an_unknown_ctgan_alone(monkeypatch):
     with fused_adam() as applied:
         assert not applied and tvae_module.Adam is other
     assert tvae_module.Adam is other
+
+
+@pytest.mark.parametrize("kind", ["ctgan", "tvae"])
+def test_batched_rows_train_the_same_model_and_restore_the_package(german, kind, monkeypatch):
+    from ctgan.data_sampler import DataSampler
+    from ctgan.synthesizers import tvae as tvae_module
+    from torch.utils.data import DataLoader
+
+    import diffshare.generators.ctgan as ctgan_generators
+
+    package = DataSampler.__dict__["sample_data"]
+    train, schema = german
+    settings = {"epochs": 2, "batch_size": 100}
+    batched = CtganGenerator(kind, settings, seed=4, device="cpu").fit(train, schema)
+    assert DataSampler.__dict__["sample_data"] is package and tvae_module.DataLoader is DataLoader
+    with monkeypatch.context() as patch:  # the package's own row-by-row feeding
+        patch.setattr(ctgan_generators, "batched_rows", contextlib.nullcontext)
+        plain = CtganGenerator(kind, settings, seed=4, device="cpu").fit(train, schema)
+    networks = [
+        m.model_._generator.state_dict() if kind == "ctgan" else m.model_.decoder.state_dict()
+        for m in (batched, plain)
+    ]
+    assert networks[0].keys() == networks[1].keys()
+    for name in networks[0]:
+        assert torch.equal(networks[0][name], networks[1][name]), name
+    pd.testing.assert_frame_equal(batched.sample(50, seed=1), plain.sample(50, seed=1))
+
+
+def test_batched_ctgan_rows_are_the_package_draws():
+    import numpy as np
+    from ctgan.data_sampler import DataSampler
+
+    from diffshare.generators.ctgan import batched_rows
+
+    rng = np.random.RandomState(0)
+    sampler = DataSampler.__new__(DataSampler)  # only the row lists sample_data reads
+    sampler._rid_by_cat_cols = [
+        [np.flatnonzero(rng.randint(0, k, 3000) == o) for o in range(k)] for k in (2, 7, 41)
+    ]
+    data = rng.rand(3000, 5)
+    col = rng.randint(0, 3, 400)
+    opt = np.array([rng.randint(0, len(sampler._rid_by_cat_cols[c])) for c in col])
+    drawn = {}
+    for name, context in (("package", contextlib.nullcontext), ("batched", batched_rows)):
+        np.random.seed(7)
+        with context():
+            rows = sampler.sample_data(data, len(col), col, opt)
+            rows_without_columns = sampler.sample_data(data, 10, None, None)
+        drawn[name] = rows, rows_without_columns, np.random.randint(1 << 30)
+    for package, batched in zip(drawn["package"], drawn["batched"], strict=True):
+        np.testing.assert_array_equal(package, batched)
+
+
+def test_batched_rows_leave_an_unknown_ctgan_alone(monkeypatch):
+    from ctgan.data_sampler import DataSampler
+    from ctgan.synthesizers import tvae as tvae_module
+
+    from diffshare.generators.ctgan import batched_rows
+
+    package = DataSampler.__dict__["sample_data"]
+    other = type("DataLoader", (torch.utils.data.DataLoader,), {})
+    monkeypatch.setattr(tvae_module, "DataLoader", other)
+    with batched_rows() as applied:
+        assert not applied and tvae_module.DataLoader is other
+        assert DataSampler.__dict__["sample_data"] is package

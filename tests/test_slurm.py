@@ -115,7 +115,7 @@ def test_tiny_run_through_the_slurm_profile(tmp_path):
         for path in logs.rglob("*.log")
     }
     rules = set(jobs.values())
-    assert {"prepare", "train_classifier", "evaluate_fairness", "baseline"} | GPU_RULES <= rules
+    assert {"prepare", "train_classifier", "baseline"} | GPU_RULES <= rules
     accounting = subprocess.run(
         ["sacct", "-n", "-X", "-P", "-j", ",".join(jobs), "--format=JobID,Partition,State"],
         capture_output=True,

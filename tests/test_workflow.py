@@ -35,7 +35,6 @@ SEED_2_JOBS = {
     "train_generator": 3,
     "sample_generator": 3,
     "train_classifier": 6,
-    "evaluate_fairness": 6,
 }
 
 
@@ -109,7 +108,6 @@ def test_changing_one_classifier_reruns_only_its_jobs(tiny_run):
     assert result.returncode == 0, result.stderr
     assert job_counts(result.stdout + result.stderr) == {
         "baseline": 1,
-        "evaluate_fairness": 2,
         "train_classifier": 2,
     }
 
@@ -220,7 +218,6 @@ def test_subset_files_record_the_selection(tiny_fpa):
                 "train_generator": 4,
                 "sample_generator": 4,
                 "train_classifier": 8,
-                "evaluate_fairness": 8,
                 "fpa": 1,
             },
         ),

@@ -3,13 +3,15 @@
 
 
 rule train_classifier:
-    """Train a receiver classifier on a table and predict the real test split."""
+    """Train a receiver classifier on a table, predict the real test split, and score the
+    predictions (accuracy and fairlearn's group-fairness metrics) in the same job."""
     input:
         train=receiver_training_set,
         test="results/data/{dataset}/test.parquet",
         schema="results/data/{dataset}/schema.json",
     output:
         predictions="results/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/predictions.parquet",
+        metrics="results/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/metrics.json",
     log:
         "logs/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/train.log",
     benchmark:
@@ -23,25 +25,6 @@ rule train_classifier:
         classifier_params=classifier_params,
     script:
         "../scripts/train_classifier.py"
-
-
-rule evaluate_fairness:
-    """Accuracy and fairlearn group-fairness metrics of a classifier's test predictions."""
-    input:
-        predictions=rules.train_classifier.output.predictions,
-        train=receiver_training_set,
-    output:
-        metrics="results/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/metrics.json",
-    log:
-        "logs/downstream/{dataset}/{source}/classifier~{classifier}/seed~{seed}/evaluate.log",
-    wildcard_constraints:
-        classifier="logreg|hgb|mlp",
-    conda:
-        CONDA_ENV
-    params:
-        use_sensitive=config["downstream"]["use_sensitive"],
-    script:
-        "../scripts/evaluate_fairness.py"
 
 
 rule train_image_receiver:

@@ -1,16 +1,35 @@
+import pyarrow.parquet as pq
+
 from diffshare.data.schema import TableSchema
+from diffshare.evaluation.fairness import evaluate
 from diffshare.logs import log_to
-from diffshare.storage import read_json, read_parquet, write_parquet
+from diffshare.reporting.tables import metrics_record
+from diffshare.storage import read_json, read_parquet, write_json, write_parquet
 from diffshare.tracks.tabular import receiver_predictions
 
-with log_to(snakemake.log[0]):
+# Trained and scored in one job: a second job per receiver cost a process start and the
+# imports of scikit-learn and fairlearn for a second of work.
+with log_to(snakemake.log[0]) as log:
+    wildcards = snakemake.wildcards
     predictions = receiver_predictions(
         read_parquet(snakemake.input.train),
         read_parquet(snakemake.input.test),
         schema=TableSchema.from_dict(read_json(snakemake.input.schema)),
-        classifier=snakemake.wildcards.classifier,
+        classifier=wildcards.classifier,
         params=snakemake.params.classifier_params,
-        seed=int(snakemake.wildcards.seed),
+        seed=int(wildcards.seed),
         use_sensitive=snakemake.params.use_sensitive,
     )
+    identity = {
+        "dataset": wildcards.dataset,
+        "source": wildcards.source,
+        "classifier": wildcards.classifier,
+        "seed": int(wildcards.seed),
+        "use_sensitive": snakemake.params.use_sensitive,
+    }
+    record = metrics_record(
+        identity, evaluate(predictions), n_train=pq.read_metadata(snakemake.input.train).num_rows
+    )
+    log.info("%s", record)
     write_parquet(predictions, snakemake.output.predictions)
+    write_json(record, snakemake.output.metrics)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import pandas as pd
 import torch
 
@@ -80,6 +81,83 @@ def fused_adam() -> Iterator[bool]:
         yield True
     finally:
         ctgan_module.optim, tvae_module.Adam = saved
+
+
+class _RowBatches(torch.utils.data.Dataset):
+    """A ``TensorDataset`` whose items are batches: the rows at a list of indices, fetched by
+    one indexing of each tensor."""
+
+    def __init__(self, tensors: tuple[torch.Tensor, ...]):
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index: list[int]) -> list[torch.Tensor]:
+        rows = torch.as_tensor(index)
+        return [tensor[rows] for tensor in self.tensors]
+
+
+def _batched_loader(dataset, batch_size=1, shuffle=False, drop_last=False, **options):
+    """torch's ``DataLoader(dataset, batch_size, shuffle, drop_last)`` over a
+    ``TensorDataset``, drawing the same batches from the same random numbers (torch's own
+    samplers and loader), each fetched in one indexing rather than row by row and stacked."""
+    from torch.utils.data import (
+        BatchSampler,
+        DataLoader,
+        RandomSampler,
+        SequentialSampler,
+        TensorDataset,
+    )
+
+    if options or not isinstance(dataset, TensorDataset):
+        return DataLoader(
+            dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **options
+        )
+    rows = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+    batches = BatchSampler(rows, batch_size, drop_last)
+    return DataLoader(_RowBatches(dataset.tensors), batch_size=None, sampler=batches)
+
+
+def _sample_rows(self, data, n, col, opt):
+    """``DataSampler.sample_data`` with one draw of numpy's global generator for all rows
+    rather than a ``np.random.choice`` per row: the same integers, in the same order, so
+    the same rows."""
+    if col is None:  # no discrete columns: as the package
+        return data[np.random.randint(len(data), size=n)]
+    candidates = [self._rid_by_cat_cols[c][o] for c, o in zip(col, opt, strict=True)]
+    picks = np.random.randint(0, [len(rows) for rows in candidates])
+    return data[[rows[pick] for rows, pick in zip(candidates, picks, strict=True)]]
+
+
+@contextlib.contextmanager
+def batched_rows() -> Iterator[bool]:
+    """Within this block, the ``ctgan`` package draws its training batches in one step
+    instead of row by row; yields whether it could.
+
+    CTGAN's ``DataSampler.sample_data`` picks each row of a batch by its own
+    ``np.random.choice`` (about 2 ms of Python a step, 500 rows), and TVAE's ``DataLoader``
+    fetches a batch row by row and stacks it. Here CTGAN's rows come from one
+    ``np.random.randint`` over the same candidates (numpy's legacy generator draws the same
+    integers either way) and TVAE's batches from torch's own samplers, indexed at once: the
+    same rows, the same random numbers consumed, so the same model. Restored after the
+    block, even on an error; not thread-safe (one fit at a time per process). A ctgan whose
+    modules name these otherwise is left alone (yields ``False``)."""
+    from ctgan.data_sampler import DataSampler
+    from ctgan.synthesizers import tvae as tvae_module
+    from torch.utils.data import DataLoader
+
+    sample_data = DataSampler.__dict__.get("sample_data")
+    if sample_data is None or getattr(tvae_module, "DataLoader", None) is not DataLoader:
+        yield False
+        return
+    DataSampler.sample_data = _sample_rows
+    tvae_module.DataLoader = _batched_loader
+    try:
+        yield True
+    finally:
+        DataSampler.sample_data = sample_data
+        tvae_module.DataLoader = DataLoader
 
 
 def _synthesizer_class(kind: str):
@@ -146,7 +224,7 @@ class CtganGenerator(BaseGenerator):
         # ctgan transforms the columns in worker processes (joblib, n_jobs=-1) for tables of
         # 500 rows or more: starting them took seconds of a fit and competed with the jobs
         # beside it for the cores. In this process the transform is the same arithmetic.
-        with joblib.parallel_config(backend="sequential"), fused_adam():
+        with joblib.parallel_config(backend="sequential"), fused_adam(), batched_rows():
             self.model_.fit(data, discrete_columns=discrete)
         log.info(
             "fitted %s on %d rows in %.1f s", self.kind, len(data), time.perf_counter() - start
