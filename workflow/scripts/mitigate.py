@@ -5,8 +5,8 @@ from diffshare.data.schema import TableSchema
 from diffshare.defenses.mitigation import mitigated_predictions
 from diffshare.evaluation.fairness import evaluate
 from diffshare.logs import log_to
-from diffshare.reporting.tables import metrics_record
-from diffshare.storage import read_json, read_parquet, write_json, write_parquet
+from diffshare.reporting.tables import write_receiver
+from diffshare.storage import read_json, read_parquet
 
 # One thread per job: OpenMP threads spinning on a busy machine cost more than they gain on
 # these small fits, and the workflow runs many such jobs side by side.
@@ -23,6 +23,7 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
         use_sensitive=snakemake.params.use_sensitive,
         seed=int(wildcards.seed),
     )
+    n_train = pq.read_metadata(snakemake.input.train).num_rows
     identity = {
         "dataset": wildcards.dataset,
         "source": f"synthetic/attack~{wildcards.attack}/alpha~{wildcards.alpha}",
@@ -33,9 +34,5 @@ with log_to(snakemake.log[0]) as log, threadpool_limits(snakemake.threads):
         "seed": int(wildcards.seed),
         "use_sensitive": snakemake.params.use_sensitive,
     }
-    record = metrics_record(
-        identity, evaluate(predictions), n_train=pq.read_metadata(snakemake.input.train).num_rows
-    )
+    record = write_receiver(predictions, identity, evaluate(predictions), n_train, snakemake.output)
     log.info("%s", record)
-    write_parquet(predictions, snakemake.output.predictions)
-    write_json(record, snakemake.output.metrics)

@@ -3,12 +3,12 @@ import pyarrow.parquet as pq
 from diffshare.data.schema import TableSchema
 from diffshare.evaluation.fairness import evaluate
 from diffshare.logs import log_to
-from diffshare.reporting.tables import metrics_record
-from diffshare.storage import read_json, read_parquet, write_json, write_parquet
+from diffshare.reporting.tables import write_receiver
+from diffshare.storage import read_json, read_parquet
 from diffshare.tracks.tabular import receiver_predictions
 
 # Trained and scored in one job: a second job per receiver cost a process start and the
-# imports of scikit-learn and fairlearn for a second of work.
+# imports of scikit-learn and fairlearn to score one file of predictions.
 with log_to(snakemake.log[0]) as log:
     wildcards = snakemake.wildcards
     predictions = receiver_predictions(
@@ -27,9 +27,6 @@ with log_to(snakemake.log[0]) as log:
         "seed": int(wildcards.seed),
         "use_sensitive": snakemake.params.use_sensitive,
     }
-    record = metrics_record(
-        identity, evaluate(predictions), n_train=pq.read_metadata(snakemake.input.train).num_rows
-    )
+    n_train = pq.read_metadata(snakemake.input.train).num_rows
+    record = write_receiver(predictions, identity, evaluate(predictions), n_train, snakemake.output)
     log.info("%s", record)
-    write_parquet(predictions, snakemake.output.predictions)
-    write_json(record, snakemake.output.metrics)

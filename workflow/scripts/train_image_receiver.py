@@ -3,8 +3,7 @@ import torch
 from diffshare.data.images import ImageSet
 from diffshare.evaluation.fairness import evaluate
 from diffshare.logs import log_to
-from diffshare.reporting.tables import metrics_record
-from diffshare.storage import write_json, write_parquet
+from diffshare.reporting.tables import write_receiver
 from diffshare.tracks.image import receiver_predictions
 
 with log_to(snakemake.log[0]) as log:
@@ -17,13 +16,12 @@ with log_to(snakemake.log[0]) as log:
         seed=int(snakemake.wildcards.seed),
         device=snakemake.params.device,
     )
+    n_train = len(train)
     identity = {
         "dataset": snakemake.wildcards.dataset,
         "source": snakemake.wildcards.source,
         "classifier": "cnn",
         "seed": int(snakemake.wildcards.seed),
     }
-    record = metrics_record(identity, evaluate(predictions), n_train=len(train))
+    record = write_receiver(predictions, identity, evaluate(predictions), n_train, snakemake.output)
     log.info("%s", record)
-    write_parquet(predictions, snakemake.output.predictions)
-    write_json(record, snakemake.output.metrics)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from diffshare.attacks.pia.bounds import hoeffding_eps
 from diffshare.errors import DataError
-from diffshare.storage import read_json
+from diffshare.storage import read_json, write_json, write_parquet
 
 #: Leading columns of results/baseline/{dataset}.csv, in order; other metrics follow.
 BASELINE_COLUMNS = [
@@ -34,6 +34,22 @@ def metrics_record(
 ) -> dict[str, Any]:
     """A metrics file's content: what was trained (``identity``), on how many rows, its scores."""
     return {**identity, "n_train": int(n_train), **metrics}
+
+
+def write_receiver(
+    predictions: pd.DataFrame,
+    identity: Mapping[str, Any],
+    metrics: Mapping[str, Any],
+    n_train: int,
+    output: Any,
+) -> dict[str, Any]:
+    """Write a receiver's test predictions to ``output.predictions`` (Parquet) and its metrics
+    record (:func:`metrics_record`) to ``output.metrics`` (JSON), as a receiver's job does
+    (``output`` is its Snakemake outputs); return the record."""
+    record = metrics_record(identity, metrics, n_train=n_train)
+    write_parquet(predictions, output.predictions)
+    write_json(record, output.metrics)
+    return record
 
 
 def collect(paths: Iterable[str | os.PathLike], leading: list[str]) -> pd.DataFrame:
