@@ -54,6 +54,28 @@ KINDS = ("ctgan", "tvae")
 
 
 @contextlib.contextmanager
+def _replaced(*swaps: tuple[Any, str, Any, Any]) -> Iterator[bool]:
+    """Within this block, each ``(owner, name, expected, replacement)``: ``owner``'s own
+    attribute ``name`` (a module's or a class's) is ``replacement``, restored to ``expected``
+    after the block, even on an error; yields ``True``. Where any attribute is not
+    ``expected`` (another version of the package), nothing is replaced and it yields
+    ``False``. Not thread-safe: one fit at a time per process, as in a workflow job."""
+    if any(
+        expected is None or vars(owner).get(name) is not expected
+        for owner, name, expected, _ in swaps
+    ):
+        yield False
+        return
+    for owner, name, _, replacement in swaps:
+        setattr(owner, name, replacement)
+    try:
+        yield True
+    finally:
+        for owner, name, expected, _ in swaps:
+            setattr(owner, name, expected)
+
+
+@contextlib.contextmanager
 def fused_adam() -> Iterator[bool]:
     """Within this block, the ``ctgan`` package's ``fit`` builds its Adam optimizers with
     ``fused=True``; yields whether it could.
@@ -71,16 +93,11 @@ def fused_adam() -> Iterator[bool]:
     from ctgan.synthesizers import tvae as tvae_module
 
     fused = functools.partial(torch.optim.Adam, fused=True)
-    saved = getattr(ctgan_module, "optim", None), getattr(tvae_module, "Adam", None)
-    if saved[0] is not torch.optim or saved[1] is not torch.optim.Adam:
-        yield False
-        return
-    ctgan_module.optim = types.SimpleNamespace(Adam=fused)
-    tvae_module.Adam = fused
-    try:
-        yield True
-    finally:
-        ctgan_module.optim, tvae_module.Adam = saved
+    with _replaced(
+        (ctgan_module, "optim", torch.optim, types.SimpleNamespace(Adam=fused)),
+        (tvae_module, "Adam", torch.optim.Adam, fused),
+    ) as applied:
+        yield applied
 
 
 class _RowBatches(torch.utils.data.Dataset):
@@ -147,17 +164,11 @@ def batched_rows() -> Iterator[bool]:
     from ctgan.synthesizers import tvae as tvae_module
     from torch.utils.data import DataLoader
 
-    sample_data = DataSampler.__dict__.get("sample_data")
-    if sample_data is None or getattr(tvae_module, "DataLoader", None) is not DataLoader:
-        yield False
-        return
-    DataSampler.sample_data = _sample_rows
-    tvae_module.DataLoader = _batched_loader
-    try:
-        yield True
-    finally:
-        DataSampler.sample_data = sample_data
-        tvae_module.DataLoader = DataLoader
+    with _replaced(
+        (DataSampler, "sample_data", vars(DataSampler).get("sample_data"), _sample_rows),
+        (tvae_module, "DataLoader", DataLoader, _batched_loader),
+    ) as applied:
+        yield applied
 
 
 def _synthesizer_class(kind: str):
